@@ -1,0 +1,168 @@
+"""Keras models, built from the original project's compact notation or by name.
+
+The notation (from the original write-up):
+
+* ``C(32)``    one Conv2D(32, 3x3, padding "same", ReLU) followed by MaxPool(2).
+* ``C(32x2)``  two such convolutions, then one MaxPool(2).
+* ``D(256)``   Dense(256, ReLU) followed by Dropout(0.5) (the original's rule: dropout after every
+  hidden dense layer).
+* ``D(30)``    the last block: the output layer of 30 numbers, with ``last_activation``
+  (``"tanh"`` or ``None``) and no dropout.
+
+Blocks are joined by ``-``. A Flatten sits between the last C block and the first D block.
+
+Models take ``(batch, 96, 96, 1)`` float32 images in [0, 1] and predict ``(batch, 30)`` keypoints
+in normalised coordinates (see :mod:`facial_keypoints.keypoints`).
+"""
+
+import re
+
+from .keypoints import IMAGE_SIZE, NUM_COORDS
+
+# The original's final model ("inspired by VGG-16/19"): 2,852,942 parameters.
+ORIGINAL_FINAL = "C(16x2)-C(32x2)-C(64x3)-C(128x3)-D(512)-D(30)"
+
+# The original's comparison table: name -> (structure, last activation, batch size, its "Max Acc").
+# "Max Acc" was Keras' argmax accuracy, kept only to line up with the original's figures.
+ORIGINAL_TABLE = {
+    "original-1": ("C(32)-C(64)-C(128)-D(256)-D(1000)-D(30)", "tanh", 256, 0.7196),
+    "original-2": ("C(32)-C(64)-C(128)-D(512)-D(30)", "tanh", 256, 0.7150),
+    "original-3": ("C(32)-C(64)-C(128)-D(512)-D(30)", None, 256, 0.7103),
+    "original-4": ("C(16)-C(32)-C(64)-C(128)-D(512)-D(30)", "tanh", 256, 0.7196),
+    "original-5": ("C(16)-C(32)-C(64)-C(128)-D(512)-D(30)", None, 256, 0.7430),
+    "original-6": ("C(16)-C(32)-C(64)-C(128)-D(512)-D(30)", None, 64, 0.7477),
+    "original-7": ("C(16)-C(32)-C(64)-C(128)-D(512)-D(30)", None, 16, 0.7874),
+    "original-8": ("C(16)-C(32)-C(64)-C(128)-D(512)-D(30)", "tanh", 16, 0.7593),
+    "original-9": (ORIGINAL_FINAL, "tanh", 16, 0.8154),
+}
+
+_BLOCK = re.compile(r"^([CD])\((\d+)(?:x(\d+))?\)$")
+
+
+def parse_spec(spec):
+    """``"C(16x2)-D(30)"`` -> ``[("C", 16, 2), ("D", 30, 1)]``; a clear ValueError otherwise."""
+    blocks = []
+    for part in spec.replace(" ", "").split("-"):
+        match = _BLOCK.match(part)
+        if not match:
+            raise ValueError(
+                f"bad block {part!r} in architecture {spec!r}: expected C(filters), "
+                "C(filtersxrepeats) or D(units), e.g. 'C(16x2)-C(32)-D(512)-D(30)'"
+            )
+        kind, width, repeats = match.group(1), int(match.group(2)), int(match.group(3) or 1)
+        if kind == "D" and repeats != 1:
+            raise ValueError(f"dense block {part!r} in {spec!r} cannot repeat; write D(units)")
+        blocks.append((kind, width, repeats))
+    kinds = "".join(kind for kind, _, _ in blocks)
+    if not re.fullmatch(r"C*D+", kinds):
+        raise ValueError(f"architecture {spec!r} must be C blocks followed by D blocks")
+    if blocks[-1][1] != NUM_COORDS:
+        raise ValueError(f"architecture {spec!r} must end in D({NUM_COORDS}), one per coordinate")
+    return blocks
+
+
+def build_model(spec=ORIGINAL_FINAL, last_activation="tanh", dropout=0.5, name=None):
+    """Build (not compile) a Keras model from the original's notation.
+
+    ``last_activation`` is ``"tanh"`` (outputs confined to [-1, 1]) or ``None`` (linear), the two
+    choices of the original table.
+    """
+    import keras
+    from keras import layers
+
+    blocks = parse_spec(spec)
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
+    x = inputs
+    flattened = False
+    for i, (kind, width, repeats) in enumerate(blocks):
+        if kind == "C":
+            for _ in range(repeats):
+                x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+            x = layers.MaxPooling2D(2)(x)
+            continue
+        if not flattened:
+            x = layers.Flatten()(x)
+            flattened = True
+        last = i == len(blocks) - 1
+        x = layers.Dense(width, activation=last_activation if last else "relu",
+                         name="keypoints" if last else None)(x)
+        if not last and dropout:
+            x = layers.Dropout(dropout)(x)
+    return keras.Model(inputs, x, name=name or _model_name(spec))
+
+
+def _model_name(spec):
+    return re.sub(r"[^0-9A-Za-z]+", "_", spec).strip("_").lower()
+
+
+def build_resnet(widths=(32, 64, 128, 256), name="keypoint_resnet"):
+    """The project's own model: a small residual CNN with batch normalisation.
+
+    Four stages at 48, 24, 12 and 6 pixels; each stage is a strided 3x3 convolution followed by a
+    residual pair of 3x3 convolutions. Global average pooling keeps the head small, and a linear
+    output predicts normalised coordinates (no tanh: points may legitimately sit near the border).
+    """
+    import keras
+    from keras import layers
+
+    def conv_bn(x, filters, stride=1, relu=True):
+        x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x) if relu else x
+
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
+    x = conv_bn(inputs, widths[0] // 2)
+    for filters in widths:
+        x = conv_bn(x, filters, stride=2)
+        shortcut = x
+        x = conv_bn(x, filters)
+        x = conv_bn(x, filters, relu=False)
+        x = layers.ReLU()(layers.Add()([x, shortcut]))
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(NUM_COORDS, name="keypoints")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_vgg_bn(spec="C(32x2)-C(64x2)-C(128x2)-C(256x2)", dense=256, name="keypoint_vgg_bn"):
+    """The original's VGG-style stack with batch normalisation after every convolution, a
+    smaller dense head and a linear output: the cheapest model here that learns on hard data."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
+    x = inputs
+    for kind, width, repeats in parse_spec(spec + f"-D({NUM_COORDS})")[:-1]:
+        for _ in range(repeats):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+            x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense, activation="relu")(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(NUM_COORDS, name="keypoints")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# Every model a user can ask for by name: the nine original rows, the original's final model, and
+# the project's own. Each entry builds a fresh, uncompiled model.
+def model_names():
+    return list(ORIGINAL_TABLE) + ["original", "vgg-bn", "resnet"]
+
+
+def get_model(name_or_spec, last_activation="tanh"):
+    """Build a model by name (see :func:`model_names`) or from a notation string."""
+    if name_or_spec == "resnet":
+        return build_resnet()
+    if name_or_spec == "vgg-bn":
+        return build_vgg_bn()
+    if name_or_spec == "original":
+        return build_model(ORIGINAL_FINAL, "tanh", name="original")
+    if name_or_spec in ORIGINAL_TABLE:
+        spec, activation, _, _ = ORIGINAL_TABLE[name_or_spec]
+        return build_model(spec, activation, name=name_or_spec.replace("-", "_"))
+    if name_or_spec.startswith(("C(", "D(")):
+        return build_model(name_or_spec, last_activation)
+    raise ValueError(f"unknown model {name_or_spec!r}: use one of {model_names()} or a notation "
+                     "like 'C(16x2)-C(32x2)-D(512)-D(30)'")

@@ -1,0 +1,84 @@
+"""Keypoint-aware augmentation: the pixels move, and the keypoints move with them.
+
+Every geometric change is one 2x3 affine matrix in crop pixels, applied to the image with
+``cv2.warpAffine`` (edges replicated, like the training crops) and to the keypoints with the same
+matrix. A horizontal flip also swaps every left/right keypoint pair (the subject's left eye,
+mirrored, becomes a right eye). Missing keypoints (NaN) stay missing.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .keypoints import FLIP_PERMUTATION, IMAGE_SIZE, as_flat, as_points, to_normalised, to_pixels
+
+
+@dataclass
+class Augmentation:
+    """Ranges of the random changes; each image draws its own values uniformly within them."""
+
+    flip: float = 0.5  # probability of a horizontal flip
+    rotation: float = 15.0  # degrees, +-
+    scale: float = 0.1  # relative, +-
+    shift: float = 0.06  # fraction of the crop side, +-
+    brightness: float = 0.15  # added to [0, 1] pixels, +-
+    contrast: float = 0.25  # relative, +-
+
+
+def flip_horizontal(images, keypoints):
+    """Mirror images ``(N, 96, 96, 1)`` and normalised keypoints ``(N, 30)`` left-right.
+
+    Keypoint pairs are swapped, so the result is a correctly labelled face. Applying it twice
+    returns the input exactly.
+    """
+    points = to_pixels(as_points(keypoints))[:, FLIP_PERMUTATION]
+    points[..., 0] = (IMAGE_SIZE - 1) - points[..., 0]
+    return images[:, :, ::-1].copy(), as_flat(to_normalised(points))
+
+
+def affine_matrix(rotation_deg=0.0, scale=1.0, shift_xy=(0.0, 0.0), flip=False):
+    """2x3 matrix (crop pixels -> crop pixels): flip, then rotate/scale about the centre, then shift."""
+    centre = (IMAGE_SIZE - 1) / 2.0
+    angle = np.deg2rad(rotation_deg)
+    cos, sin = scale * np.cos(angle), scale * np.sin(angle)
+    # A positive angle turns the face counter-clockwise on screen (y points down).
+    linear = np.array([[cos, sin], [-sin, cos]])
+    if flip:
+        linear = linear @ np.array([[-1.0, 0.0], [0.0, 1.0]])
+    offset = np.array([centre, centre]) - linear @ np.array([centre, centre]) + np.asarray(shift_xy)
+    return np.hstack([linear, offset[:, None]]).astype(np.float64)
+
+
+def warp(image, points, matrix, flip=False):
+    """Apply ``matrix`` to one ``(96, 96)`` or ``(96, 96, 1)`` image and its ``(15, 2)`` crop-pixel
+    points. ``flip`` must say whether the matrix mirrors, so the left/right labels get swapped."""
+    import cv2
+
+    warped = cv2.warpAffine(image.reshape(IMAGE_SIZE, IMAGE_SIZE), matrix, (IMAGE_SIZE, IMAGE_SIZE),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    moved = points @ matrix[:, :2].T + matrix[:, 2]
+    if flip:
+        moved = moved[FLIP_PERMUTATION]
+    return warped.reshape(image.shape), moved
+
+
+def augment_batch(images, keypoints, rng, settings=Augmentation()):
+    """Randomly transform a batch: images ``(N, 96, 96, 1)`` in [0, 1] and normalised keypoints
+    ``(N, 30)`` (NaN allowed). Returns new arrays; the inputs are not changed."""
+    out_images = np.empty_like(images)
+    out_points = np.empty((len(images), 15, 2), np.float32)
+    points = to_pixels(as_points(keypoints))
+    for i in range(len(images)):
+        flip = rng.random() < settings.flip
+        matrix = affine_matrix(
+            rotation_deg=rng.uniform(-settings.rotation, settings.rotation),
+            scale=1.0 + rng.uniform(-settings.scale, settings.scale),
+            shift_xy=rng.uniform(-settings.shift, settings.shift, size=2) * IMAGE_SIZE,
+            flip=flip,
+        )
+        image, out_points[i] = warp(images[i], points[i], matrix, flip)
+        contrast = 1.0 + rng.uniform(-settings.contrast, settings.contrast)
+        brightness = rng.uniform(-settings.brightness, settings.brightness)
+        mean = image.mean()
+        out_images[i] = np.clip((image - mean) * contrast + mean + brightness, 0.0, 1.0)
+    return out_images, as_flat(to_normalised(out_points))

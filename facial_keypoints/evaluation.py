@@ -1,0 +1,57 @@
+"""Measuring a trained model on a data set: the figures of :mod:`facial_keypoints.metrics` for the
+model, and for the "average face" (predicting the mean training shape for every face) beside it.
+"""
+
+import numpy as np
+
+from . import data as datasets
+from . import metrics
+from .augment import flip_horizontal
+from .keypoints import as_flat
+
+
+def predict_keypoints(predict, images, flip_average=False, batch_size=256):
+    """Normalised ``(N, 30)`` keypoints for images ``(N, 96, 96, 1)``.
+
+    ``predict`` maps a batch of images to ``(n, 30)`` or ``(n, 15, 2)`` normalised keypoints (a
+    Keras model, or a predictor's ``predict``). With ``flip_average`` the mirrored image is
+    predicted too, its keypoints mirrored back (left/right swapped) and the two averaged.
+    """
+    def run(batch):
+        return as_flat(np.asarray(predict(batch), np.float32).reshape(len(batch), 15, 2))
+
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        keypoints = run(batch)
+        if flip_average:
+            flipped_images, _ = flip_horizontal(batch, keypoints)
+            _, unflipped = flip_horizontal(flipped_images, run(flipped_images))
+            keypoints = (keypoints + unflipped) / 2
+        outputs.append(keypoints)
+    return np.concatenate(outputs) if outputs else np.zeros((0, 30), np.float32)
+
+
+def mean_shape(data):
+    """The average face: mean normalised keypoints ``(30,)`` over present values."""
+    return np.nanmean(data.keypoints, axis=0)
+
+
+def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average=False):
+    """Figures for ``predict`` on ``data`` (a KeypointData or a path).
+
+    ``split`` is ``"val"`` (the validation side of the split that training used: same seed, same
+    grouping, so the figures are honest), ``"train"`` or ``"all"``. The result has the keys of
+    :func:`metrics.report` plus ``mean_shape_rmse_px`` (the average face's RMSE on the same rows)
+    and ``split``.
+    """
+    if not isinstance(data, datasets.KeypointData):
+        data = datasets.load_dataset(data)
+    train, val = datasets.split(data, val_fraction, seed, groups=datasets.load_groups(data))
+    rows = {"val": val, "train": train, "all": data}[split]
+    predicted = predict_keypoints(predict, rows.images, flip_average)
+    result = metrics.report(rows.keypoints, predicted)
+    average_face = np.broadcast_to(mean_shape(train), rows.keypoints.shape)
+    result["mean_shape_rmse_px"] = metrics.rmse_px(rows.keypoints, average_face)
+    result["split"] = split
+    return result

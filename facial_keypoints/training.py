@@ -1,0 +1,296 @@
+"""Training: presets as plain data, a masked loss, augmentation, checkpoints that survive a crash.
+
+Targets travel through Keras as ``(N, 60)``: the 30 normalised keypoints (missing ones set to 0)
+followed by a 30-value mask (1 = present). The losses below use the mask, so a missing keypoint
+adds nothing to the loss or its gradient, and all 7049 rows of Kaggle's file can be used.
+"""
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .keypoints import HALF, NUM_COORDS
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Presets below are instances of this."""
+
+    arch: str = "resnet"  # a name from architectures.model_names() or a notation string
+    last_activation: str = "tanh"  # only for notation strings
+    epochs: int = 60
+    batch_size: int = 32  # per replica under a distribution strategy
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"  # "cosine" (warm-up, then cosine decay) or "constant"
+    weight_decay: float = 1e-4  # AdamW; 0 gives the original's plain Adam
+    loss: str = "wing"  # "mse" or "wing"
+    augment: bool = True
+    complete_only: bool = False  # drop rows with missing keypoints (the original did)
+    patience: int = 0  # early stopping on val_loss; 0 = off
+    min_delta: float = 1e-4
+    val_fraction: float = 0.2
+    seed: int = 42
+    max_rows: int = 0  # use at most this many rows (0 = all): for smoke runs
+    strategy: str = "default"  # "default", "mirrored" or "multi-worker"
+
+
+PRESETS = {
+    # The original project's recipe, as published: its final VGG-style model, plain Adam, MSE, batch
+    # 16, early stopping with patience 10, complete rows only, no augmentation.
+    "original": TrainConfig(arch="original", epochs=100, batch_size=16, learning_rate=1e-3,
+                            schedule="constant", weight_decay=0.0, loss="mse", augment=False,
+                            complete_only=True, patience=10),
+    # The project's recipe (see models/README.md for what each part buys).
+    "default": TrainConfig(),
+    # A smoke run: a few hundred rows, two epochs.
+    "quick": TrainConfig(epochs=2, max_rows=256, batch_size=32),
+}
+
+
+# ----------------------------------------------------------------------------- losses
+
+def pack_targets(keypoints, mask):
+    """Normalised keypoints ``(N, 30)`` (NaN = missing) and mask -> ``(N, 60)`` training targets."""
+    return np.concatenate([np.nan_to_num(keypoints, nan=0.0), mask], axis=1).astype(np.float32)
+
+
+def _unpack(y_true, y_pred):
+    from keras import ops
+
+    values, mask = y_true[:, :NUM_COORDS], y_true[:, NUM_COORDS:]
+    return (y_pred - values) * mask, mask, ops
+
+
+def masked_mse(y_true, y_pred):
+    """Mean squared error (normalised units) over present keypoint values only."""
+    diff, mask, ops = _unpack(y_true, y_pred)
+    return ops.sum(diff**2) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def masked_wing(y_true, y_pred, width_px=4.0, curvature_px=1.0):
+    """Wing loss (Feng et al. 2018) in crop pixels over present values, scaled to MSE's range.
+
+    Logarithmic for errors below ``width_px`` (small errors still pull hard), linear above it
+    (a few bad labels pull no harder than a good one).
+    """
+    diff, mask, ops = _unpack(y_true, y_pred)
+    error = ops.abs(diff) * HALF
+    offset = width_px - width_px * math.log(1.0 + width_px / curvature_px)
+    wing = ops.where(error < width_px, width_px * ops.log(1.0 + error / curvature_px), error - offset)
+    return ops.sum(wing * mask) / ops.maximum(ops.sum(mask), 1.0) / HALF**2
+
+
+def rmse_px(y_true, y_pred):
+    """Masked RMSE in crop pixels (a per-batch figure for Keras' progress bar)."""
+    from keras import ops
+
+    return ops.sqrt(masked_mse(y_true, y_pred)) * HALF
+
+
+LOSSES = {"mse": masked_mse, "wing": masked_wing}
+CUSTOM_OBJECTS = {"masked_mse": masked_mse, "masked_wing": masked_wing, "rmse_px": rmse_px}
+
+
+# ----------------------------------------------------------------------------- batches
+
+def make_batches(data, batch_size, augment, seed, shuffle=True, multiple_of=1):
+    """A Keras PyDataset of ``(images, targets)`` batches, reshuffled (and re-augmented) per epoch.
+
+    ``multiple_of`` trims the last batch to a multiple of that many rows: a distribution strategy
+    needs every batch to split evenly over its replicas (at most ``multiple_of - 1`` rows are left
+    out, different ones every epoch when shuffling)."""
+    import keras
+
+    from .augment import augment_batch
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(data)) if shuffle else np.arange(len(data))
+            usable = len(data) - len(data) % multiple_of
+            self.order = self.order[:usable]
+
+        def __len__(self):
+            return math.ceil(len(self.order) / batch_size)
+
+        def __getitem__(self, index):
+            rows = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            images, keypoints = data.images[rows], data.keypoints[rows]
+            if augment:
+                images, keypoints = augment_batch(images, keypoints, self.rng)
+            return images, pack_targets(keypoints, ~np.isnan(keypoints))
+
+        def on_epoch_end(self):
+            if shuffle:
+                self.order = self.rng.permutation(len(data))[:len(self.order)]
+
+    return Batches()
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+def _callbacks(config, out_path, history_path, settings):
+    import keras
+
+    class AtomicCheckpoint(keras.callbacks.Callback):
+        """Save the best model so far; write a side file, then rename it over the real one, so
+        an interrupted run never leaves a half-written model."""
+
+        def __init__(self):
+            super().__init__()
+            self.best = math.inf
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs["val_loss"] < self.best:
+                self.best = logs["val_loss"]
+                save_atomic(self.model, out_path)
+
+    class HistoryFile(keras.callbacks.Callback):
+        """Keep ``NAME.history.json`` beside the model up to date after every epoch."""
+
+        def __init__(self, previous):
+            super().__init__()
+            self.epochs = previous
+            self.start = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {key: float(value) for key, value in logs.items()}
+            row.update(epoch=epoch + 1, seconds=round(time.time() - self.start, 1),
+                       learning_rate=float(keras.ops.convert_to_numpy(
+                           self.model.optimizer.learning_rate)))
+            self.epochs.append(row)
+            self.start = time.time()
+            _write_json(history_path, {"config": settings, "epochs": self.epochs})
+
+    previous = _read_history(history_path) if config_resume(settings) else []
+    callbacks = [AtomicCheckpoint(), HistoryFile(previous)]
+    if config.schedule == "cosine":
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch: cosine_learning_rate(epoch, config.epochs, config.learning_rate)))
+    if config.patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            "val_loss", min_delta=config.min_delta, patience=config.patience,
+            restore_best_weights=True))
+    return callbacks
+
+
+def config_resume(settings):
+    return bool(settings.get("resume"))
+
+
+def cosine_learning_rate(epoch, epochs, peak, warmup=3):
+    """Linear warm-up for ``warmup`` epochs, then cosine decay to 1% of ``peak``."""
+    if epoch < warmup:
+        return peak * (epoch + 1) / warmup
+    progress = (epoch - warmup) / max(1, epochs - warmup)
+    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def save_atomic(model, path):
+    """``model.save(path)`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}.partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def history_path_for(model_path):
+    """``models/NAME.keras`` -> ``models/NAME.history.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".history.json")
+
+
+def _read_history(path):
+    return json.loads(Path(path).read_text())["epochs"] if Path(path).exists() else []
+
+
+def _write_json(path, payload):
+    partial = Path(path).with_suffix(".partial")
+    partial.write_text(json.dumps(payload, indent=1))
+    os.replace(partial, path)
+
+
+# ----------------------------------------------------------------------------- the run
+
+def get_strategy(name):
+    """A ``tf.distribute`` strategy by name: default (one device), mirrored (all local GPUs, or
+    CPUs) or multi-worker (machines listed in $TF_CONFIG)."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}: use default, mirrored or multi-worker")
+
+
+def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, verbose=1):
+    """Train a model on ``data`` (a KeypointData, or a path for :func:`data.load_dataset`).
+
+    The validation set is ``val_data`` or a split of ``data`` (grouped by person when the data
+    set says who is who; see :func:`data.split`). The best model (lowest val_loss) is written to
+    ``out_path`` (``.keras``), and the per-epoch history to ``NAME.history.json`` beside it. With
+    ``resume=True`` and a model at ``out_path``, training continues from it at the next epoch.
+
+    Returns ``(model, history)`` where ``history`` is the list of per-epoch dicts.
+    """
+    import keras
+
+    from . import data as datasets
+    from .architectures import get_model
+
+    out_path = Path(out_path)
+    if out_path.suffix != ".keras":
+        raise ValueError(f"models are saved in Keras 3's format: {out_path} must end in .keras")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+
+    if not isinstance(data, datasets.KeypointData):
+        data = datasets.load_dataset(data)
+    if config.max_rows:
+        data = data.subset(np.arange(min(config.max_rows, len(data))))
+    if val_data is None:  # the same split evaluation.evaluate() uses
+        data, val_data = datasets.split(data, config.val_fraction, config.seed,
+                                        groups=datasets.load_groups(data))
+    if config.complete_only:
+        data, val_data = data.subset(data.complete), val_data.subset(val_data.complete)
+
+    history_path = history_path_for(out_path)
+    settings = {**asdict(config), "data": str(data.path), "train_rows": len(data),
+                "val_rows": len(val_data), "resume": resume}
+    strategy = get_strategy(config.strategy)
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():
+        if resume and out_path.exists():
+            model = keras.models.load_model(out_path, custom_objects=CUSTOM_OBJECTS)
+        else:
+            model = get_model(config.arch, config.last_activation)
+            optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+                         if config.weight_decay else keras.optimizers.Adam(config.learning_rate))
+            model.compile(optimizer, loss=LOSSES[config.loss], metrics=[rmse_px])
+    initial_epoch = len(_read_history(history_path)) if resume and out_path.exists() else 0
+    if initial_epoch >= config.epochs:
+        return model, _read_history(history_path)
+
+    batches = make_batches(data, config.batch_size * replicas, config.augment, config.seed,
+                           multiple_of=replicas)
+    val = make_batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas)
+    callbacks = _callbacks(config, out_path, history_path, {**settings, "resume": resume})
+    model.fit(batches, validation_data=val, epochs=config.epochs, initial_epoch=initial_epoch,
+              callbacks=callbacks, verbose=verbose)
+    if config.patience:  # early stopping restored the best weights; make sure they are saved
+        save_atomic(model, out_path)
+    return model, _read_history(history_path)
+
+
+def with_overrides(config, **overrides):
+    """A copy of ``config`` with the given fields changed; None values are ignored."""
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

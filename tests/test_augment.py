@@ -1,0 +1,72 @@
+"""Augmentation moves keypoints exactly as it moves the pixels, and swaps left/right on a flip."""
+
+import numpy as np
+
+from conftest import synthetic_faces
+from facial_keypoints.augment import affine_matrix, augment_batch, flip_horizontal, warp
+from facial_keypoints.keypoints import KEYPOINT_INDEX, as_points, flip_points, to_normalised
+
+
+def _faces(n=4, seed=0):
+    images, keypoints = synthetic_faces(n, seed)
+    return (images[..., None] / 255.0).astype(np.float32), to_normalised(keypoints)
+
+
+def _brightness_at(image, points_px):
+    """Mean brightness of the 3x3 patch around each point (crop pixels, rounded)."""
+    image = image.reshape(96, 96)
+    values = []
+    for x, y in np.round(points_px).astype(int):
+        if 1 <= x < 95 and 1 <= y < 95:
+            values.append(image[y - 1:y + 2, x - 1:x + 2].mean())
+    return np.array(values)
+
+
+def test_flip_twice_is_identity():
+    images, keypoints = _faces()
+    once = flip_horizontal(images, keypoints)
+    twice = flip_horizontal(*once)
+    np.testing.assert_array_equal(twice[0], images)
+    np.testing.assert_allclose(twice[1], keypoints, atol=1e-6)
+    assert not np.allclose(once[1], keypoints)
+
+
+def test_flip_swaps_left_and_right_and_keypoints_follow_pixels():
+    images, keypoints = _faces()
+    flipped_images, flipped = flip_horizontal(images, keypoints)
+    points = as_points(flipped) * 48 + 48
+    left, right = KEYPOINT_INDEX["left_eye_center"], KEYPOINT_INDEX["right_eye_center"]
+    # The subject's left eye stays on the image's right after a flip, with the new labels.
+    assert (points[:, left, 0] > points[:, right, 0]).all()
+    for image, p in zip(flipped_images, points):
+        assert _brightness_at(image, p).min() > 0.9  # every keypoint sits on its bright dot
+
+
+def test_flip_points_helper_is_its_own_inverse():
+    points = np.random.default_rng(1).uniform(0, 95, (3, 15, 2))
+    np.testing.assert_allclose(flip_points(flip_points(points)), points, atol=1e-4)
+
+
+def test_rotation_scale_shift_move_keypoints_with_pixels():
+    images, keypoints = _faces()
+    points = as_points(keypoints) * 48 + 48
+    matrix = affine_matrix(rotation_deg=12, scale=1.08, shift_xy=(3, -2))
+    for image, p in zip(images, points):
+        warped, moved = warp(image, p, matrix)
+        assert _brightness_at(warped, moved).min() > 0.5
+        # ...and the dots really moved: the old positions are mostly dark now.
+        assert _brightness_at(warped, p).mean() < 0.6
+
+
+def test_random_batch_keeps_labels_on_the_dots_and_nan_stays_nan():
+    images, keypoints = _faces(16, seed=2)
+    keypoints[3, 4:6] = np.nan
+    rng = np.random.default_rng(0)
+    out_images, out_keypoints = augment_batch(images, keypoints, rng)
+    assert out_images.shape == images.shape and out_images.dtype == np.float32
+    assert np.isnan(out_keypoints).sum() == 2
+    assert 0 <= out_images.min() and out_images.max() <= 1
+    for image, p in zip(out_images, as_points(out_keypoints) * 48 + 48):
+        present = ~np.isnan(p).any(axis=1)
+        patch = _brightness_at(image, p[present])
+        assert np.median(patch) > np.median(image) + 0.2

@@ -1,0 +1,100 @@
+"""Training: the masked loss, a real short run, checkpoints, resume and a distributed run."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT_DIR, kaggle_missing_pattern, synthetic_faces, write_kaggle_csv
+from facial_keypoints.data import load_dataset
+from facial_keypoints.training import (PRESETS, history_path_for, masked_mse, masked_wing,
+                                       pack_targets, train, with_overrides)
+
+
+@pytest.mark.parametrize("loss", [masked_mse, masked_wing])
+def test_missing_keypoints_add_nothing_to_the_loss_or_its_gradient(loss):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    keypoints = rng.uniform(-0.5, 0.5, (4, 30)).astype(np.float32)
+    keypoints[:, 4:] = np.nan  # only the eye centres are known
+    targets = tf.constant(pack_targets(keypoints, ~np.isnan(keypoints)))
+    pred = tf.Variable(rng.uniform(-0.5, 0.5, (4, 30)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        value = loss(targets, pred)
+    gradient = tape.gradient(value, pred).numpy()
+    assert np.isfinite(value.numpy()) and value.numpy() > 0
+    assert np.all(gradient[:, 4:] == 0) and np.all(gradient[:, :4] != 0)
+    # Wild values where keypoints are missing change nothing.
+    changed = tf.concat([pred[:, :4], pred[:, 4:] + 100.0], axis=1)
+    assert np.isclose(loss(targets, changed).numpy(), value.numpy())
+
+
+def test_mse_loss_is_plain_mse_on_complete_rows():
+    truth = np.random.default_rng(1).uniform(-1, 1, (3, 30)).astype(np.float32)
+    pred = truth + 0.1
+    value = float(masked_mse(pack_targets(truth, np.ones_like(truth, bool)), pred))
+    assert np.isclose(value, 0.01, rtol=1e-4)
+
+
+@pytest.fixture
+def small_data(tmp_path):
+    images, keypoints = synthetic_faces(96, seed=5)
+    keypoints[~kaggle_missing_pattern(96)] = np.nan
+    return load_dataset(write_kaggle_csv(tmp_path / "training.csv", images, keypoints))
+
+
+def test_a_short_run_learns_and_writes_model_and_history(small_data, tmp_path):
+    out = tmp_path / "m.keras"
+    config = with_overrides(PRESETS["quick"], arch="vgg-bn", epochs=4, batch_size=16,
+                            augment=False, learning_rate=3e-3)
+    model, history = train(small_data, out, config, verbose=0)
+    assert out.exists() and len(history) == 4
+    saved = json.loads(history_path_for(out).read_text())
+    assert saved["config"]["arch"] == "vgg-bn" and len(saved["epochs"]) == 4
+    assert history[-1]["loss"] < history[0]["loss"]  # it learns, on rows with missing keypoints too
+    assert not list(tmp_path.glob(".*partial*"))  # no half-written side files left behind
+
+
+def test_resume_continues_from_the_checkpoint(small_data, tmp_path):
+    out = tmp_path / "m.keras"
+    config = with_overrides(PRESETS["quick"], arch="original-5", epochs=2, batch_size=32)
+    train(small_data, out, config, verbose=0)
+    _, history = train(small_data, out, with_overrides(config, epochs=3), resume=True, verbose=0)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+
+
+def test_original_preset_uses_complete_rows_and_early_stopping(small_data, tmp_path):
+    config = with_overrides(PRESETS["original"], arch="original-5", epochs=3, patience=1,
+                            min_delta=10.0)  # no epoch can improve by 10: stops after 2
+    _, history = train(small_data, tmp_path / "o.keras", config, verbose=0)
+    assert len(history) == 2
+    saved = json.loads(history_path_for(tmp_path / "o.keras").read_text())["config"]
+    complete = kaggle_missing_pattern(96).all(axis=1)
+    assert saved["train_rows"] + saved["val_rows"] == complete.sum()
+
+
+def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
+    images, keypoints = synthetic_faces(64, seed=2)
+    write_kaggle_csv(tmp_path / "training.csv", images, keypoints)
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from facial_keypoints.training import PRESETS, train, with_overrides, get_strategy
+        assert get_strategy("mirrored").num_replicas_in_sync == 2
+        config = with_overrides(PRESETS["quick"], arch="original-5", epochs=1, batch_size=8,
+                                strategy="mirrored")
+        model, history = train(r"{tmp_path / 'training.csv'}", r"{tmp_path / 'd.keras'}", config,
+                               verbose=0)
+        print("REPLICAS", 2, "EPOCHS", len(history), "LOSS", history[0]["loss"])
+    """)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(PROJECT_DIR)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "EPOCHS 1" in result.stdout and (tmp_path / "d.keras").exists()
