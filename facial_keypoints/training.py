@@ -36,6 +36,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     seed: int = 42
     max_rows: int = 0  # use at most this many rows (0 = all): for smoke runs
+    time_budget_s: float = 0  # stop after the epoch that passes this many seconds (0 = no limit)
     strategy: str = "default"  # "default", "mirrored" or "multi-worker"
 
 
@@ -168,11 +169,26 @@ def _callbacks(config, out_path, history_path, settings):
             self.start = time.time()
             _write_json(history_path, {"config": settings, "epochs": self.epochs})
 
+    class TimeBudget(keras.callbacks.Callback):
+        """Stop at the end of the first epoch that ends past ``seconds`` of training, so models
+        can be compared under the same budget of time rather than of epochs."""
+
+        def __init__(self, seconds):
+            super().__init__()
+            self.seconds = seconds
+            self.start = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if time.time() - self.start > self.seconds:
+                self.model.stop_training = True
+
     previous = _read_history(history_path) if config_resume(settings) else []
     callbacks = [AtomicCheckpoint(), HistoryFile(previous)]
     if config.schedule == "cosine":
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: cosine_learning_rate(epoch, config.epochs, config.learning_rate)))
+    if config.time_budget_s:
+        callbacks.append(TimeBudget(config.time_budget_s))
     if config.patience:
         callbacks.append(keras.callbacks.EarlyStopping(
             "val_loss", min_delta=config.min_delta, patience=config.patience,

@@ -1,0 +1,160 @@
+"""ONNX export: exported models give the Keras model's keypoints, and the ONNX path stays light.
+
+Tolerance: Keras and ONNX keypoints agree within 1e-4 normalised units (0.005 crop pixels).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+pytest.importorskip("onnxruntime")
+
+from facial_keypoints import predictor  # noqa: E402
+from facial_keypoints.architectures import get_model  # noqa: E402
+from facial_keypoints.export import TOLERANCE, export_onnx, max_difference  # noqa: E402
+from facial_keypoints.predictor import KerasPredictor, OnnxPredictor, load_predictor  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def randomise(model, seed=0):
+    """Give BatchNormalization layers non-trivial statistics, and spread the outputs out."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n),
+                               rng.normal(0, 0.3, n), rng.uniform(0.2, 2.0, n)])
+    last = model.layers[-1]  # random init gives tiny outputs; make them span [-1, 1]
+    kernel, *bias = last.get_weights()
+    scale = 0.5 / max(np.std(np.asarray(model(crops(4), training=False))), 1e-6)
+    last.set_weights([kernel * scale] + bias)
+    return model
+
+
+def crops(n, seed=1):
+    """Random crops plus, first, a real face (the Grace Hopper photo bundled with matplotlib)."""
+    import cv2
+    import matplotlib
+
+    rng = np.random.default_rng(seed)
+    batch = rng.random((n, 96, 96, 1)).astype(np.float32)
+    photo = os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
+    grey = cv2.imread(photo, cv2.IMREAD_GRAYSCALE)
+    if grey is not None:
+        face = cv2.resize(grey[80:400, 100:420], (96, 96), interpolation=cv2.INTER_AREA)
+        batch[0, ..., 0] = face / 255.0
+    return batch
+
+
+def every_layer_model():
+    """Strides, valid and odd-sized same padding, folded and standalone batch norms, GAP."""
+    layers = keras.layers
+    inputs = keras.Input((96, 96, 1), name="image")
+    x = layers.Conv2D(8, 5, strides=2, activation="relu")(inputs)  # 46x46, BN below not folded
+    x = layers.BatchNormalization()(x)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(x)  # 23x23
+    x = layers.BatchNormalization()(x)  # folded into the convolution
+    x = layers.Activation("tanh")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)  # 12x12
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(16)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    return keras.Model(inputs, layers.Dense(30, activation="sigmoid")(x))
+
+
+def sequential_model():
+    return keras.Sequential([keras.Input((96, 96, 1)), keras.layers.Conv2D(4, 3, strides=4),
+                             keras.layers.ReLU(), keras.layers.Flatten(), keras.layers.Dense(30)])
+
+
+MODELS = {"original": lambda: get_model("original"), "resnet": lambda: get_model("resnet"),
+          "every_layer": every_layer_model, "sequential": sequential_model}
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def exported(request, tmp_path_factory):
+    model = randomise(MODELS[request.param]())
+    path = tmp_path_factory.mktemp("onnx") / f"{request.param}.onnx"
+    export_onnx(model, path, check=False)
+    return model, path
+
+
+def test_onnx_gives_the_keras_keypoints(exported):
+    model, path = exported
+    batch = crops(8)
+    expected = np.asarray(model(batch, training=False))
+    assert expected.std() > 0.05  # the comparison means something
+    assert max_difference(model, path, batch) < TOLERANCE
+    points = OnnxPredictor(path).predict(batch)
+    assert points.shape == (8, 15, 2) and points.dtype == np.float32
+    assert np.max(np.abs(points.reshape(8, 30) - expected)) < TOLERANCE
+
+
+def test_batch_norm_after_a_convolution_is_folded(tmp_path):
+    import onnx
+
+    path = export_onnx(randomise(get_model("resnet")), tmp_path / "resnet.onnx")
+    operators = {node.op_type for node in onnx.load(path).graph.node}
+    assert operators == {"Transpose", "Conv", "Relu", "Add", "Flatten", "Gemm", "Identity"}
+
+
+def test_onnx_batch_size_is_dynamic(exported):
+    _, path = exported
+    onnx_predictor = OnnxPredictor(path, threads=1)
+    batch = crops(5)
+    together = onnx_predictor.predict(batch)
+    one_by_one = np.concatenate([onnx_predictor.predict(batch[i:i + 1]) for i in range(5)])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    assert onnx_predictor.predict(np.zeros((0, 96, 96, 1))).shape == (0, 15, 2)
+
+
+def test_export_from_a_keras_file_checks_the_result(tmp_path):
+    model = randomise(sequential_model())
+    model.save(tmp_path / "small.keras")
+    path = export_onnx(tmp_path / "small.keras", tmp_path / "small.onnx")  # check=True
+    assert path.exists()
+
+
+def test_unsupported_layer_is_named():
+    inputs = keras.Input((96, 96, 1))
+    x = keras.layers.Conv2D(4, 3, strides=4)(inputs)
+    x = keras.layers.LeakyReLU(name="leaky")(x)
+    model = keras.Model(inputs, keras.layers.Dense(30)(keras.layers.Flatten()(x)))
+    with pytest.raises(ValueError, match=r"'leaky'.*LeakyReLU"):
+        export_onnx(model, "unused.onnx")
+
+
+def test_load_predictor_picks_the_backend(tmp_path, monkeypatch):
+    model = sequential_model()
+    model.save(tmp_path / "keypoints.keras")
+    export_onnx(model, tmp_path / "keypoints.onnx")
+    assert isinstance(load_predictor(tmp_path / "keypoints.onnx"), OnnxPredictor)
+    assert isinstance(load_predictor(tmp_path / "keypoints.keras"), KerasPredictor)
+
+    monkeypatch.setattr(predictor, "DEFAULT_ONNX", tmp_path / "keypoints.onnx")
+    monkeypatch.setattr(predictor, "DEFAULT_MODEL", tmp_path / "keypoints.keras")
+    assert isinstance(load_predictor(), OnnxPredictor)
+    monkeypatch.setattr(predictor, "DEFAULT_ONNX", tmp_path / "missing.onnx")
+    assert isinstance(load_predictor(), KerasPredictor)
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        load_predictor(tmp_path / "missing.onnx")
+
+
+def test_onnx_path_does_not_import_tensorflow(exported):
+    _, path = exported
+    code = ("import sys, numpy as np\n"
+            "from facial_keypoints.predictor import load_predictor\n"
+            f"points = load_predictor({str(path)!r}).predict(np.zeros((1, 96, 96, 1)))\n"
+            "assert points.shape == (1, 15, 2)\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
