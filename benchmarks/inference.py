@@ -38,12 +38,10 @@ def time_calls(call, calls, warmup=10):
 
 def load_keras(model):
     """A ``.keras`` path, or an architecture name built with random weights."""
-    import keras
-
-    from facial_keypoints.architectures import get_model
+    from facial_keypoints.architectures import get_model, load_model
 
     if Path(model).suffix == ".keras":
-        return keras.models.load_model(model, compile=False)
+        return load_model(model)
     return get_model(model)
 
 

@@ -28,6 +28,9 @@ CANDIDATES = {
     "vgg-bn, wing": dict(arch="vgg-bn"),
     "vgg-bn, wing, no augmentation": dict(arch="vgg-bn", augment=False),
     "resnet, wing": dict(arch="resnet"),
+    "heatmap, mse, no augmentation": dict(arch="heatmap", loss="mse", augment=False),
+    "heatmap, mse": dict(arch="heatmap", loss="mse"),
+    "heatmap, wing": dict(arch="heatmap"),
 }
 
 

@@ -145,10 +145,51 @@ def build_vgg_bn(spec="C(32x2)-C(64x2)-C(128x2)-C(256x2)", dense=256, name="keyp
     return keras.Model(inputs, outputs, name=name)
 
 
+def soft_argmax_grid(height, width):
+    """``(height * width, 2)`` normalised (x, y) centres of the cells of a heatmap that covers
+    the 96x96 crop, row-major: cell (i, j) spans crop pixels ``[j*s, (j+1)*s)`` with ``s = 96/W``."""
+    import numpy as np
+
+    def centres(cells):
+        step = IMAGE_SIZE / cells
+        return ((np.arange(cells) + 0.5) * step - 0.5 - IMAGE_SIZE / 2) / (IMAGE_SIZE / 2)
+
+    xs, ys = np.meshgrid(centres(width), centres(height))
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype("float32")
+
+
+def build_heatmap(widths=(16, 32, 64), dilations=(1, 2, 4, 8), name="keypoint_heatmap"):
+    """The project's default model: heatmaps and a soft-argmax instead of a dense head.
+
+    Two VGG-style stages with batch normalisation bring the crop down to 24x24; then dilated
+    3x3 convolutions (rates ``dilations``) widen the view to the whole face without losing
+    resolution, a 1x1 convolution draws one heatmap per keypoint, and ``layers.SoftArgmax`` turns
+    each map into an (x, y). About 150,000 parameters, 20 times fewer than the original.
+    """
+    import keras
+    from keras import layers
+
+    from .layers import SoftArgmax
+
+    def conv_bn(x, filters, dilation=1):
+        x = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
+        return layers.ReLU()(layers.BatchNormalization()(x))
+
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
+    x = inputs
+    for filters in widths[:-1]:
+        x = layers.MaxPooling2D(2)(conv_bn(conv_bn(x, filters), filters))
+    for dilation in dilations:
+        x = conv_bn(x, widths[-1], dilation)
+    heatmaps = layers.Conv2D(NUM_COORDS // 2, 1, name="heatmaps")(x)
+    outputs = SoftArgmax(name="keypoints")(heatmaps)
+    return keras.Model(inputs, outputs, name=name)
+
+
 # Every model a user can ask for by name: the nine original rows, the original's final model, and
 # the project's own. Each entry builds a fresh, uncompiled model.
 def model_names():
-    return list(ORIGINAL_TABLE) + ["original", "vgg-bn", "resnet"]
+    return list(ORIGINAL_TABLE) + ["original", "vgg-bn", "resnet", "heatmap"]
 
 
 def get_model(name_or_spec, last_activation="tanh"):
@@ -157,6 +198,8 @@ def get_model(name_or_spec, last_activation="tanh"):
         return build_resnet()
     if name_or_spec == "vgg-bn":
         return build_vgg_bn()
+    if name_or_spec == "heatmap":
+        return build_heatmap()
     if name_or_spec == "original":
         return build_model(ORIGINAL_FINAL, "tanh", name="original")
     if name_or_spec in ORIGINAL_TABLE:
@@ -166,3 +209,18 @@ def get_model(name_or_spec, last_activation="tanh"):
         return build_model(name_or_spec, last_activation)
     raise ValueError(f"unknown model {name_or_spec!r}: use one of {model_names()} or a notation "
                      "like 'C(16x2)-C(32x2)-D(512)-D(30)'")
+
+
+def load_model(path):
+    """Load a ``.keras`` model saved by this project (its custom layers included), uncompiled.
+
+    Raises FileNotFoundError naming the path."""
+    from pathlib import Path
+
+    import keras
+
+    from . import layers  # noqa: F401  (registers SoftArgmax with Keras)
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    return keras.models.load_model(path, compile=False)

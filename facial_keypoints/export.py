@@ -5,9 +5,9 @@ second without TensorFlow. Keras' own ``model.export(format="onnx")`` needs ``tf
 pinned protobuf clashes with TensorFlow's, so this module converts the model itself: it walks
 the Keras layer graph and writes the matching ONNX nodes with the ``onnx`` helper API.
 
-Supported layers (everything this project's architectures use): InputLayer, Conv2D,
-BatchNormalization, ReLU, Activation, MaxPooling2D, Add, Flatten, Dense, Dropout and
-GlobalAveragePooling2D. Activations: relu, tanh, sigmoid, linear. Any other layer raises a
+Supported layers (everything this project's architectures use): InputLayer, Conv2D (dilated
+too), BatchNormalization, ReLU, Activation, MaxPooling2D, Add, Flatten, Dense, Dropout,
+GlobalAveragePooling2D and the heatmap model's SoftArgmax. Activations: relu, tanh, sigmoid, linear. Any other layer raises a
 ValueError naming it.
 
 Layout: Keras is channels-last (NHWC), ONNX convolutions are channels-first (NCHW). The input is
@@ -130,10 +130,10 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, [output], **attributes))
         return output
 
-    def weight(self, array, name):
+    def weight(self, array, name, dtype=np.float32):
         from onnx import numpy_helper
 
-        self.weights.append(numpy_helper.from_array(np.asarray(array, np.float32), name))
+        self.weights.append(numpy_helper.from_array(np.asarray(array, dtype), name))
         return name
 
     def activation(self, name, output, layer):
@@ -210,10 +210,12 @@ def _batchnorm_scale_shift(layer):
 
 def _conv2d(graph, layer, names, rank):
     config = layer.get_config()
-    if config["data_format"] != "channels_last" or set(config["dilation_rate"]) != {1} \
-            or config["groups"] != 1:
+    dilation = list(config["dilation_rate"])
+    if config["data_format"] != "channels_last" or config["groups"] != 1 \
+            or (dilation != [1, 1] and (config["padding"] != "same" or set(config["strides"]) != {1})):
         raise ValueError(f"cannot export layer {layer.name!r} (Conv2D): only channels_last, "
-                         "undilated, ungrouped convolutions are supported")
+                         "ungrouped convolutions (dilated ones with stride 1 and 'same' padding) "
+                         "are supported")
     kernel = np.asarray(layer.kernel, np.float64)  # (kh, kw, in, out)
     bias = np.asarray(layer.bias, np.float64) if layer.use_bias else np.zeros(kernel.shape[-1])
     if layer.name in graph.folded:
@@ -221,8 +223,13 @@ def _conv2d(graph, layer, names, rank):
         kernel, bias = kernel * scale, bias * scale + shift
     weights = [graph.weight(kernel.transpose(3, 2, 0, 1), f"{layer.name}/kernel"),
                graph.weight(bias, f"{layer.name}/bias")]
+    if dilation == [1, 1]:
+        padding = _padding(config["padding"])
+    else:  # "same" with stride 1: (k - 1) * d / 2 pixels on each side
+        pad = [(k - 1) * d // 2 for k, d in zip(kernel.shape[:2], dilation)]
+        padding = {"pads": pad + pad, "dilations": dilation}
     output = graph.node("Conv", names + weights, kernel_shape=list(kernel.shape[:2]),
-                        strides=list(config["strides"]), **_padding(config["padding"]))
+                        strides=list(config["strides"]), **padding)
     return graph.activation(f"{layer.name}/activation", output, layer)
 
 
@@ -297,7 +304,19 @@ def _global_average_pooling2d(graph, layer, names, rank):
     return graph.node("Flatten", [graph.node("GlobalAveragePool", names)], axis=1)
 
 
+def _soft_argmax(graph, layer, names, rank):
+    from .architectures import soft_argmax_grid
+
+    _, height, width, channels = layer.input.shape
+    flat = graph.weight([0, channels, height * width], f"{layer.name}/shape", np.int64)
+    flat = graph.node("Reshape", [names[0], flat])  # NCHW -> (N, K, H*W): same cell order
+    points = graph.node("MatMul", [graph.node("Softmax", [flat], axis=-1),
+                                   graph.weight(soft_argmax_grid(height, width), f"{layer.name}/grid")])
+    return graph.node("Flatten", [points], axis=1)  # (N, K, 2) -> (N, 2K): x0, y0, x1, ...
+
+
 _CONVERTERS = {
+    "SoftArgmax": _soft_argmax,
     "Conv2D": _conv2d,
     "BatchNormalization": _batch_normalization,
     "ReLU": _relu,
@@ -313,9 +332,7 @@ _CONVERTERS = {
 
 def _as_keras_model(model):
     if isinstance(model, (str, Path)):
-        import keras
+        from .architectures import load_model
 
-        if not Path(model).exists():
-            raise FileNotFoundError(f"model file not found: {model}")
-        return keras.models.load_model(model, compile=False)
+        return load_model(model)
     return model

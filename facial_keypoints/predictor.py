@@ -25,10 +25,10 @@ class KerasPredictor:
     """Runs a Keras model; ``predict`` takes crops and returns normalised ``(N, 15, 2)`` points."""
 
     def __init__(self, path):
-        import keras
+        from .architectures import load_model
 
         self.path = Path(path)
-        self.model = keras.models.load_model(self.path, compile=False)
+        self.model = load_model(self.path)
 
     def predict(self, crops):
         """``crops``: float32 ``(N, 96, 96, 1)`` grey in [0, 1] -> ``(N, 15, 2)`` normalised x, y."""

@@ -21,7 +21,7 @@ from .keypoints import HALF, NUM_COORDS
 class TrainConfig:
     """Everything a training run depends on. Presets below are instances of this."""
 
-    arch: str = "resnet"  # a name from architectures.model_names() or a notation string
+    arch: str = "heatmap"  # a name from architectures.model_names() or a notation string
     last_activation: str = "tanh"  # only for notation strings
     epochs: int = 60
     batch_size: int = 32  # per replica under a distribution strategy
@@ -286,6 +286,8 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ver
     replicas = strategy.num_replicas_in_sync
     with strategy.scope():
         if resume and out_path.exists():
+            from . import layers  # noqa: F401  (registers the project's own layers)
+
             model = keras.models.load_model(out_path, custom_objects=CUSTOM_OBJECTS)
         else:
             model = get_model(config.arch, config.last_activation)

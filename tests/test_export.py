@@ -30,7 +30,8 @@ def randomise(model, seed=0):
             n = layer.gamma.shape[0]
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n),
                                rng.normal(0, 0.3, n), rng.uniform(0.2, 2.0, n)])
-    last = model.layers[-1]  # random init gives tiny outputs; make them span [-1, 1]
+    # Random init gives tiny outputs; scale the last weighted layer so they spread out.
+    last = [layer for layer in model.layers if layer.get_weights()][-1]
     kernel, *bias = last.get_weights()
     scale = 0.5 / max(np.std(np.asarray(model(crops(4), training=False))), 1e-6)
     last.set_weights([kernel * scale] + bias)
@@ -75,7 +76,7 @@ def sequential_model():
 
 
 MODELS = {"original": lambda: get_model("original"), "resnet": lambda: get_model("resnet"),
-          "every_layer": every_layer_model, "sequential": sequential_model}
+          "heatmap": lambda: get_model("heatmap"), "every_layer": every_layer_model, "sequential": sequential_model}
 
 
 @pytest.fixture(scope="module", params=list(MODELS))

@@ -1,0 +1,35 @@
+"""The project's own Keras layer: the soft-argmax that turns heatmaps into keypoints.
+
+Kept in its own module because it needs Keras at import time, which the rest of the package
+avoids (the ONNX path never imports TensorFlow). :func:`architectures.load_model` imports it so
+Keras can rebuild saved models that use it.
+"""
+
+import keras
+from keras import ops
+
+from .architectures import soft_argmax_grid
+
+
+@keras.saving.register_keras_serializable(package="facial_keypoints")
+class SoftArgmax(keras.layers.Layer):
+    """Heatmaps ``(N, H, W, K)`` -> ``(N, 2K)`` normalised keypoints ``x0, y0, x1, ...``.
+
+    Each of the K maps goes through a softmax over its H*W cells, and the keypoint is the
+    probability-weighted mean of the cell centres (normalised crop coordinates, see
+    :func:`architectures.soft_argmax_grid`). Unlike a dense head this keeps the network
+    translation-equivariant: a face that moves by a pixel moves every heatmap by a pixel, which
+    is what lets it learn from a few thousand faces.
+    """
+
+    def build(self, input_shape):
+        self.grid = ops.convert_to_tensor(soft_argmax_grid(input_shape[1], input_shape[2]))
+
+    def call(self, heatmaps):
+        shape = ops.shape(heatmaps)
+        logits = ops.transpose(ops.reshape(heatmaps, (shape[0], -1, shape[3])), (0, 2, 1))
+        points = ops.matmul(ops.softmax(logits, axis=-1), self.grid)  # (N, K, 2)
+        return ops.reshape(points, (shape[0], -1))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * input_shape[3])

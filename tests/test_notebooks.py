@@ -1,0 +1,63 @@
+"""The four notebooks run top to bottom in quick mode, without a cell error.
+
+Each notebook is read into memory and executed by a fresh ``python3`` kernel (ipykernel provides
+that kernel spec when it is installed in the same environment) with the notebooks' folder as the
+working directory, as a user would run it. The executed copy is thrown away: the notebook files
+are never written. Quick mode (``FACIAL_KEYPOINTS_QUICK=1``) shrinks the data and the epochs, and
+the models and videos the notebooks make go to ``runs/notebooks-quick/`` (ignored by git).
+
+Notebook 4 needs no training data, only a keypoint model: the shipped one in ``models/``, or, when
+there is none yet, an untrained model (the pipeline runs the same; the glasses just land badly).
+"""
+
+import pytest
+
+from conftest import PROJECT_DIR, SUBSTITUTE_ZIP
+
+NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
+SHIPPED_MODELS = [PROJECT_DIR / "models" / "keypoints.keras", PROJECT_DIR / "models" / "keypoints.onnx"]
+NEEDS_DATA = {"1_data.ipynb", "2_train.ipynb", "3_compare_models.ipynb"}
+NOTEBOOKS = ["1_data.ipynb", "2_train.ipynb", "3_compare_models.ipynb", "4_sunglasses.ipynb"]
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One parse cache for all notebooks, so the training file is parsed only once."""
+    return tmp_path_factory.mktemp("notebook-cache")
+
+
+def untrained_model(folder):
+    from facial_keypoints.architectures import get_model
+
+    path = folder / "untrained.keras"
+    get_model("vgg-bn").save(path)
+    return path
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_in_quick_mode(name, shared_cache, monkeypatch, tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    if name in NEEDS_DATA and not SUBSTITUTE_ZIP.exists():
+        pytest.skip(f"substitute Kaggle data not found at {SUBSTITUTE_ZIP}")
+    if name == "4_sunglasses.ipynb" and not any(path.exists() for path in SHIPPED_MODELS):
+        monkeypatch.setenv("FACIAL_KEYPOINTS_MODEL", str(untrained_model(tmp_path)))
+
+    # The kernel inherits this process's environment.
+    monkeypatch.setenv("FACIAL_KEYPOINTS_QUICK", "1")
+    monkeypatch.setenv("FACIAL_KEYPOINTS_DATA", str(SUBSTITUTE_ZIP.parent))
+    monkeypatch.setenv("FACIAL_KEYPOINTS_CACHE", str(shared_cache))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    monkeypatch.delenv("DISPLAY", raising=False)
+
+    committed = (NOTEBOOKS_DIR / name).read_bytes()
+    notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
+                                     resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as error:
+        pytest.fail(f"{name}: a cell failed in quick mode:\n{error}", pytrace=False)
+    assert (NOTEBOOKS_DIR / name).read_bytes() == committed  # the notebook file is untouched
