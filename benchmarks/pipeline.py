@@ -22,12 +22,12 @@ and three faces of different sizes, all moving, turning and tilting.
 Reported per configuration and video: end-to-end FPS (decoding included, display excluded),
 milliseconds per frame in each stage (decode, detect, crop, keypoints, overlay, and "other": grey
 conversion, bookkeeping, smoothing), and the start-up time to the first processed frame (a fresh
-Python process: imports, model loading and the first frame). The ``fast`` stages are timed from
-outside the stream module by wrapping its detector, predictor, ``crop_faces`` and
-``put_sunglasses``; FPS is measured in the same run (the wrappers cost microseconds).
+Python process: imports, model loading and the first frame). The ``fast`` stages come from the
+filter's own per-frame ``timings``; FPS is measured in the same run.
 
 A tracking check runs the ``fast`` tracker once more without smoothing and compares, frame by
-frame, its face boxes and keypoints with those of a full-frame detection of the same frame.
+frame, its face boxes and keypoints with those of a full-resolution, full-frame Haar detection of
+the same frame.
 
 Without a trained model (``models/keypoints.keras``) a stand-in is used: the untrained
 ``original`` network with its output layer set to the average face. It costs the same per call
@@ -75,13 +75,6 @@ class Stopwatch:
             yield
         finally:
             self.seconds[stage] += time.perf_counter() - start
-
-    def wrap(self, stage, function):
-        """``function``, timed into ``stage`` on every call."""
-        def timed(*args, **kwargs):
-            with self(stage):
-                return function(*args, **kwargs)
-        return timed
 
 
 # ---------------------------------------------------------------- the original project's loop
@@ -150,59 +143,23 @@ def paste_hard(frame, points, glasses):
 
 # ---------------------------------------------------------------- the package's fast path
 
-def fast_pipeline(onnx_path, stopwatch=None, smoothing=(1.0, 0.01)):
-    """The CLI's video filter with ONNX Runtime; with a ``stopwatch``, its stages are timed.
-
-    Returns ``(filter, patches)``: ``patches`` is a context manager that times ``crop_faces`` and
-    ``put_sunglasses`` while it is open (they are module functions of the package).
-    """
-    from facial_keypoints import faces, stream
+def fast_pipeline(onnx_path, smoothing=(1.0, 0.01)):
+    """The CLI's video filter with ONNX Runtime. Its ``timings`` give the stages of each frame."""
     from facial_keypoints.predictor import OnnxPredictor
+    from facial_keypoints.stream import SunglassesFilter
 
-    sunglasses_filter = stream.SunglassesFilter(predictor=OnnxPredictor(onnx_path),
-                                                glasses=GLASSES, show_fps=False,
-                                                smoothing=smoothing)
-    patches = contextlib.ExitStack()
-    if stopwatch is not None:
-        sunglasses_filter.detector = _Timed(sunglasses_filter.detector, "detect", stopwatch)
-        sunglasses_filter.predictor = _Timed(sunglasses_filter.predictor, "predict", stopwatch,
-                                             stage="keypoints")
-        for module, name, stage in ((faces, "crop_faces", "crop"),
-                                    (stream, "put_sunglasses", "overlay")):
-            timed = stopwatch.wrap(stage, getattr(module, name))
-            patches.enter_context(_replaced(module, name, timed))
-    return sunglasses_filter, patches
-
-
-class _Timed:
-    """An object whose ``method`` is timed into ``stage``; everything else passes through."""
-
-    def __init__(self, target, method, stopwatch, stage=None):
-        self._target = target
-        setattr(self, method, stopwatch.wrap(stage or method, getattr(target, method)))
-
-    def __getattr__(self, name):
-        return getattr(self._target, name)
-
-
-@contextlib.contextmanager
-def _replaced(module, name, value):
-    original = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, original)
+    return SunglassesFilter(predictor=OnnxPredictor(onnx_path), glasses=GLASSES, show_fps=False,
+                            smoothing=smoothing)
 
 
 # ---------------------------------------------------------------- measuring
 
 def make_pipeline(config, models, stopwatch=None):
-    """``(object with process(frame, t), context manager to run it in)`` for a configuration."""
+    """An object with ``process(frame, t)`` for a configuration; the original's stages are timed
+    into ``stopwatch``, the fast one's are read from its ``timings`` after each frame."""
     if config == "fast":
-        return fast_pipeline(models["onnx"], stopwatch)
-    return OriginalPipeline(models["keras"], config == "compiled", stopwatch), \
-        contextlib.nullcontext()
+        return fast_pipeline(models["onnx"])
+    return OriginalPipeline(models["keras"], config == "compiled", stopwatch)
 
 
 def measure(config, video, models):
@@ -212,7 +169,7 @@ def measure(config, video, models):
     compilation is left to the start-up figure.
     """
     stopwatch = Stopwatch()
-    pipeline, patches = make_pipeline(config, models, stopwatch)
+    pipeline = make_pipeline(config, models, stopwatch)
     with VideoSource(video) as source:
         _, first = next(iter(source))
     pipeline.process(first.copy(), 0.0)
@@ -220,7 +177,7 @@ def measure(config, video, models):
     stopwatch.seconds.clear()
 
     frames = 0
-    with patches, VideoSource(video) as source:
+    with VideoSource(video) as source:
         start = time.perf_counter()
         reader = iter(source)
         while True:
@@ -229,6 +186,8 @@ def measure(config, video, models):
             if item is None:
                 break
             pipeline.process(item[1], item[0])
+            for stage, seconds in getattr(pipeline, "timings", {}).items():
+                stopwatch.seconds[stage] += seconds
             frames += 1
         total = time.perf_counter() - start
     per_frame = {stage: 1e3 * seconds / frames for stage, seconds in stopwatch.seconds.items()}
@@ -240,8 +199,8 @@ def measure(config, video, models):
 
 def first_frame(config, video, models):
     """Child-process side of :func:`startup_seconds`: load, process one frame, print the time."""
-    pipeline, patches = make_pipeline(config, models)
-    with patches, VideoSource(video) as source:
+    pipeline = make_pipeline(config, models)
+    with VideoSource(video) as source:
         t, frame = next(iter(source))
         pipeline.process(frame, t)
     print(json.dumps({"done": time.time()}))
@@ -259,28 +218,32 @@ def startup_seconds(config, video, models):
     return round(json.loads(result.stdout.strip().splitlines()[-1])["done"] - start, 2)
 
 
-def tracking_check(frames, tracker, fps=moving_faces.FPS):
+def tracking_check(frames, tracker, fps=moving_faces.FPS, reference=None):
     """How closely a face-following ``SunglassesFilter`` agrees with full-frame detection.
 
     ``tracker``: a fresh filter, best without smoothing. On every frame, its followed boxes are
-    paired by IoU with a full-frame detection by the same detector. Returns the mean IoU of paired
-    boxes, the mean and 95th percentile distance in photo pixels between the keypoints predicted
-    from each box, and the share of detected faces the tracker was following.
+    paired by IoU with a full-frame detection by ``reference`` (default: Haar with the training
+    data's settings at full resolution). Returns the mean IoU of paired boxes, the mean and 95th
+    percentile distance in photo pixels between the keypoints predicted from each box, and the
+    share of detected faces the tracker was following.
     """
-    from facial_keypoints.faces import predict_keypoints, to_gray
-    from facial_keypoints.stream import iou, match_boxes
+    from facial_keypoints.faces import HaarDetector, predict_keypoints, to_gray
+    from facial_keypoints.tracking import iou, match_boxes
+
+    reference = reference or HaarDetector(max_side=None)
 
     overlaps, distances, detected, followed = [], [], 0, 0
     for i, frame in enumerate(frames):
         points = tracker.keypoints(frame, i / fps)
         boxes = [track.box for track in tracker.tracks]
         gray = to_gray(frame)
-        found = tracker.detector.detect(gray)
+        found = reference.detect(gray)
         pairs = match_boxes(found, boxes)
         detected, followed = detected + len(found), followed + len(pairs)
         if pairs:
-            reference, _ = predict_keypoints(gray, [found[j] for j, _ in pairs], tracker.predictor)
-            for (j, k), expected in zip(pairs, reference):
+            expected_points, _ = predict_keypoints(gray, [found[j] for j, _ in pairs],
+                                                   tracker.predictor)
+            for (j, k), expected in zip(pairs, expected_points):
                 overlaps.append(iou(found[j], boxes[k]))
                 distances.append(np.hypot(*(points[k] - expected).T).mean())
     if not overlaps:
@@ -351,7 +314,7 @@ def main(argv=None):
                 row = measure(config, video, models)
                 row["startup_s"] = startup_seconds(config, video, models)
                 results[video_name][config] = row
-            tracker, _ = fast_pipeline(models["onnx"], smoothing=None)
+            tracker = fast_pipeline(models["onnx"], smoothing=None)
             results["tracking"][video_name] = tracking_check(frames, tracker)
     results["fast_vs_original"] = round(results["one_face"]["fast"]["fps"]
                                         / results["one_face"]["original"]["fps"], 1)

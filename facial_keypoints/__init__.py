@@ -1,16 +1,28 @@
 """facial_keypoints: 15 facial keypoints from a Keras CNN, and sunglasses on every face.
 
-The public API is a handful of plain functions; see README.md for a tour. Coordinates are
-normalised (-1..1) for model inputs and outputs, and in pixels (x, y) of the photo everywhere a
-photo is involved: each docstring says which.
+The public API is a handful of plain functions; see README.md for a tour. Keypoints are
+normalised (-1..1) for a model's 96x96 input and output, and (x, y) pixels of the photo wherever
+a photo is involved; each docstring says which.
+
+    import cv2, facial_keypoints as fk
+    photo = cv2.imread("people.jpg")
+    faces = fk.find_keypoints(photo)          # [{"box": (x, y, w, h), "keypoints": (15, 2)}]
+    cv2.imwrite("cool.jpg", fk.put_sunglasses(photo, faces))
 """
 
-from .architectures import ORIGINAL_FINAL, ORIGINAL_TABLE, build_model, get_model, model_names
-from .augment import augment_batch, flip_horizontal
+# Data, models, training and evaluation (TensorFlow is imported only when a model is built).
+from .architectures import (ORIGINAL_FINAL, ORIGINAL_TABLE, build_model, get_model, load_model,
+                            model_names)
+from .augment import Augmentation, augment_batch, flip_horizontal
 from .data import DataError, KeypointData, load_data, load_dataset, load_groups, split
-from .evaluation import evaluate, predict_keypoints
+from .evaluation import evaluate, predict_crops
 from .keypoints import COLUMNS, KEYPOINT_NAMES
 from .metrics import argmax_accuracy, nme, per_keypoint_rmse_px, rmse_px
 from .plotting import plot_data, plot_grid, plot_history, plot_per_keypoint
 from .predictor import load_predictor
-from .training import PRESETS, TrainConfig, train
+from .training import PRESETS, TrainConfig, train, with_overrides
+
+# Photos, sunglasses and video.
+from .faces import HaarDetector, crop_faces, detect_faces, find_keypoints
+from .stream import SunglassesFilter, show_in_notebook, show_window, write_video
+from .sunglasses import load_glasses, put_sunglasses

@@ -53,12 +53,12 @@ def cmd_evaluate(args):
 
 def cmd_submission(args):
     from .data import load_dataset
-    from .evaluation import predict_keypoints
+    from .evaluation import predict_crops
     from .predictor import load_predictor
     from .submission import make_submission
 
     test = load_dataset(args.test, test=True)
-    predicted = predict_keypoints(load_predictor(args.model).predict, test.images, args.flip_average)
+    predicted = predict_crops(load_predictor(args.model).predict, test.images, args.flip_average)
     rows = make_submission(test.image_ids, predicted, args.lookup, args.out)
     print(f"wrote {rows} rows for {len(test)} test images to {args.out}")
 

@@ -10,7 +10,7 @@ from .augment import flip_horizontal
 from .keypoints import as_flat
 
 
-def predict_keypoints(predict, images, flip_average=False, batch_size=256):
+def predict_crops(predict, images, flip_average=False, batch_size=256):
     """Normalised ``(N, 30)`` keypoints for images ``(N, 96, 96, 1)``.
 
     ``predict`` maps a batch of images to ``(n, 30)`` or ``(n, 15, 2)`` normalised keypoints (a
@@ -49,7 +49,7 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
         data = datasets.load_dataset(data)
     train, val = datasets.split(data, val_fraction, seed, groups=datasets.load_groups(data))
     rows = {"val": val, "train": train, "all": data}[split]
-    predicted = predict_keypoints(predict, rows.images, flip_average)
+    predicted = predict_crops(predict, rows.images, flip_average)
     result = metrics.report(rows.keypoints, predicted)
     average_face = np.broadcast_to(mean_shape(train), rows.keypoints.shape)
     result["mean_shape_rmse_px"] = metrics.rmse_px(rows.keypoints, average_face)

@@ -7,11 +7,13 @@
 * :func:`show_window`, :func:`write_video` and :func:`show_in_notebook` send the processed frames to
   an OpenCV window, a video file, or a widget in a Jupyter notebook.
 
-Following faces: every ``redetect_every`` frames (and whenever a face was lost) the whole frame is
-searched, at reduced resolution. In between, each face is looked for only in a region twice its size
-around where it was, at about 64 pixels per face side, which is much cheaper. Faces are matched
-between frames by the overlap (IoU) of their boxes. All faces of a frame go to the model in one
-call.
+Following faces (:mod:`.tracking`): the keypoints of one frame give each face's box in the next,
+so most frames need no face detection; Haar re-anchors each face every other frame with a small
+search near it, and searches the whole frame (at reduced resolution) every ``redetect_every``
+frames for new faces. All faces of a frame go to the model in one call.
+
+Per-frame work: ``SunglassesFilter.timings`` holds the seconds the last frame spent in each stage
+(``detect``, ``crop``, ``keypoints``, ``overlay``).
 
 All positions are photo pixels (x, y); times are seconds.
 """
@@ -22,8 +24,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .faces import HaarDetector, default_predictor, predict_keypoints, to_gray
+from .faces import default_predictor, predict_keypoints, to_gray
 from .sunglasses import as_glasses, put_sunglasses
+from .timing import timed
+from .tracking import FaceTracker, detect_near, iou, match_boxes  # noqa: F401 (also used from here)
+
+STAGES = ("detect", "crop", "keypoints", "overlay")  # the keys of SunglassesFilter.timings
 
 
 class OneEuroFilter:
@@ -66,136 +72,65 @@ class OneEuroFilter:
         return self.value.copy()
 
 
-def iou(a, b):
-    """Overlap of two ``(x, y, w, h)`` boxes: intersection area / union area, 0..1."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = min(ax + aw, bx + bw) - max(ax, bx)
-    h = min(ay + ah, by + bh) - max(ay, by)
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / (aw * ah + bw * bh - inter)
-
-
-def match_boxes(old, new, threshold=0.3):
-    """Pair boxes of two frames by IoU, best overlaps first: list of ``(i_old, j_new)``."""
-    pairs = sorted(((iou(a, b), i, j) for i, a in enumerate(old) for j, b in enumerate(new)),
-                   reverse=True)
-    used_old, used_new, matches = set(), set(), []
-    for overlap, i, j in pairs:
-        if overlap < threshold:
-            break
-        if i not in used_old and j not in used_new:
-            used_old.add(i), used_new.add(j)
-            matches.append((i, j))
-    return matches
-
-
-def detect_near(detector, gray, box, search=1.0, face_pixels=64):
-    """Look for the face that was at ``box`` (photo pixels) in a region around it.
-
-    The region reaches ``search`` box sides beyond the box on every side, and is shrunk so the
-    face is about ``face_pixels`` pixels wide before detection; only faces from 0.7x to 1.4x the
-    old size are accepted. Returns the best-overlapping box in photo pixels, or None.
-    """
-    x, y, w, h = box
-    height, width = gray.shape[:2]
-    x0, y0 = max(0, int(x - search * w)), max(0, int(y - search * h))
-    x1, y1 = min(width, int(x + w + search * w)), min(height, int(y + h + search * h))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    region = gray[y0:y1, x0:x1]
-    scale = min(1.0, face_pixels / max(w, 1))
-    if scale < 1.0:
-        size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
-        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
-    found = detector.detect(region, min_size=0.7 * w * scale, max_size=1.4 * w * scale)
-    found = [(round(fx / scale) + x0, round(fy / scale) + y0, round(fw / scale), round(fh / scale))
-             for fx, fy, fw, fh in found]
-    best = max(found, key=lambda b: iou(b, box), default=None)
-    return best if best is not None and iou(best, box) > 0.2 else None
-
-
-class Track:
-    """One face being followed: its latest box (photo pixels), smoother and missed-frame count."""
-
-    def __init__(self, box, smoother):
-        self.box, self.smoother, self.misses, self.keypoints = box, smoother, 0, None
-
-
 class SunglassesFilter:
     """Puts sunglasses on every face of consecutive video frames, steadily.
 
-    ``predictor``: keypoint model (default ``models/keypoints.keras``, loaded once). ``detector``:
-    full-frame face detector (default Haar (1.1, 5) on a copy at most ``detect_side`` pixels
-    long). ``glasses``: picture, see :func:`~.sunglasses.as_glasses`. ``redetect_every``: frames
-    between full-frame searches. ``max_misses``: frames a face may go unseen before it is
-    dropped. ``smoothing``: One-Euro settings ``(min_cutoff, beta)`` or None for none.
-    ``refine``: second keypoint pass per face (see :func:`~.faces.predict_keypoints`).
+    ``predictor``: keypoint model (default ``models/keypoints.onnx`` or ``.keras``, loaded once).
+    ``detector``: full-frame face detector (default Haar (1.1, 5) on a copy at most
+    ``detect_side`` pixels long). ``glasses``: picture, see :func:`~.sunglasses.as_glasses`.
+    ``redetect_every``: frames between full-frame searches for new faces. ``anchor_every``: frames
+    between Haar searches near each followed face (1: every frame). ``max_misses``: Haar searches
+    in a row that may miss a face before it is dropped. ``smoothing``: One-Euro settings
+    ``(min_cutoff, beta)`` or None for none. ``refine``: second keypoint pass per face (see
+    :func:`~.faces.predict_keypoints`). See :class:`~.tracking.FaceTracker` for how faces are
+    followed.
+
+    After each frame, ``timings`` maps each of :data:`STAGES` to the seconds that frame spent in
+    it: ``detect`` (finding and following faces), ``crop``, ``keypoints`` (the model) and
+    ``overlay`` (drawing the glasses). Grey conversion and smoothing are in none of them.
     """
 
-    def __init__(self, predictor=None, detector=None, glasses=None, redetect_every=10,
-                 max_misses=5, smoothing=(1.0, 0.01), refine=False, show_fps=True, detect_side=640):
+    def __init__(self, predictor=None, detector=None, glasses=None, redetect_every=30,
+                 anchor_every=2, max_misses=5, smoothing=(1.0, 0.01), refine=False,
+                 show_fps=True, detect_side=320):
         self.predictor = predictor or default_predictor()
-        self.detector = detector or HaarDetector(max_side=detect_side)
+        self.tracker = FaceTracker(detector, redetect_every, anchor_every, max_misses, detect_side)
         self.glasses = as_glasses(glasses)
-        self.redetect_every, self.max_misses = redetect_every, max_misses
         self.smoothing, self.refine, self.show_fps = smoothing, refine, show_fps
         self.reset()
 
+    @property
+    def detector(self):
+        """The full-frame face detector (also used near each face)."""
+        return self.tracker.detector
+
+    @property
+    def tracks(self):
+        """The faces being followed: a list of :class:`~.tracking.Track`."""
+        return self.tracker.tracks
+
     def reset(self):
         """Forget all faces (e.g. before a new video)."""
-        self.tracks, self.frame_index, self.fps, self._last_call = [], 0, None, None
-        self._search_all = True
-
-    def _new_track(self, box):
-        smoother = OneEuroFilter(*self.smoothing) if self.smoothing else None
-        return Track(box, smoother)
-
-    def _follow(self, gray):
-        """Update ``self.tracks`` with this frame's face boxes."""
-        if self._search_all or self.frame_index % self.redetect_every == 0:
-            found = self.detector.detect(gray)
-            matches = match_boxes([t.box for t in self.tracks], found)
-            matched_tracks = {i for i, _ in matches}
-            matched_found = {j for _, j in matches}
-            for i, j in matches:
-                self.tracks[i].box, self.tracks[i].misses = found[j], 0
-            for i, track in enumerate(self.tracks):
-                if i not in matched_tracks:
-                    track.misses += 1
-            self.tracks += [self._new_track(box) for j, box in enumerate(found)
-                            if j not in matched_found]
-            self._search_all = False
-        else:
-            for track in self.tracks:
-                box = detect_near(self.detector, gray, track.box)
-                if box is None:
-                    track.misses += 1
-                    self._search_all = True  # look everywhere next frame
-                else:
-                    track.box, track.misses = box, 0
-        self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
-        # Two tracks that drifted onto the same face: keep the older one.
-        kept = []
-        for track in self.tracks:
-            if all(iou(track.box, k.box) < 0.5 for k in kept):
-                kept.append(track)
-        self.tracks = kept
+        self.tracker.reset()
+        self.fps, self._last_call = None, None
+        self.timings = dict.fromkeys(STAGES, 0.0)
 
     def keypoints(self, frame, timestamp=None):
         """Follow the faces into ``frame`` and return their smoothed keypoints: a list of
         ``(15, 2)`` photo-pixel arrays, one per face. ``timestamp``: seconds (default: now)."""
         timestamp = time.monotonic() if timestamp is None else timestamp
+        self.timings = dict.fromkeys(STAGES, 0.0)
         if frame is None or np.asarray(frame).size == 0:
             return []
         gray = to_gray(frame)
-        self._follow(gray)
-        self.frame_index += 1
-        points, _ = predict_keypoints(gray, [t.box for t in self.tracks], self.predictor,
-                                      refine=self.refine)
+        with timed(self.timings, "detect"):
+            boxes = self.tracker.follow(gray)
+        points, _ = predict_keypoints(gray, boxes, self.predictor, refine=self.refine,
+                                      timings=self.timings)
+        self.tracker.observe(points)
         for track, p in zip(self.tracks, points):
+            if self.smoothing and track.smoother is None:
+                track.smoother = OneEuroFilter(*self.smoothing)
             track.keypoints = track.smoother(p, timestamp) if track.smoother else p
         return [t.keypoints for t in self.tracks]
 
@@ -207,8 +142,11 @@ class SunglassesFilter:
         None frame is returned as it is.
         """
         if frame is None or np.asarray(frame).size == 0:
+            self.timings = dict.fromkeys(STAGES, 0.0)
             return frame
-        out = put_sunglasses(frame, self.keypoints(frame, timestamp), self.glasses)
+        faces = self.keypoints(frame, timestamp)
+        with timed(self.timings, "overlay"):
+            out = put_sunglasses(frame, faces, self.glasses)
         now = time.perf_counter()
         if self._last_call is not None:
             rate = 1.0 / max(now - self._last_call, 1e-6)

@@ -103,6 +103,17 @@ def test_filter_follows_a_moving_face_with_one_model_call_per_frame(moving_face_
     assert predictor.calls == [1] * FRAMES
 
 
+def test_timings_give_each_stage_of_the_last_frame(moving_face_video):
+    sunglasses_filter = stream.SunglassesFilter(MeanFacePredictor(), show_fps=False)
+    with stream.VideoSource(moving_face_video) as video:
+        for _, (t, frame) in zip(range(3), video):
+            sunglasses_filter.process(frame, t)
+            assert set(sunglasses_filter.timings) == set(stream.STAGES)
+            assert all(0 < seconds < 1 for seconds in sunglasses_filter.timings.values())
+    sunglasses_filter.process(None)
+    assert sunglasses_filter.timings == dict.fromkeys(stream.STAGES, 0.0)
+
+
 def test_video_file_in_video_file_out(moving_face_video, untrained_model, tmp_path):
     from facial_keypoints.predictor import load_predictor
 

@@ -1,13 +1,16 @@
 """The face-following tracker of the live stream finds the same faces as full-frame detection.
 
 Runs on the benchmark's synthetic videos (faces moving, turning and tilting; see
-``benchmarks/moving_faces.py``) with a stand-in model that always answers the average face, so the
-keypoints compared depend only on the boxes. Needs no TensorFlow.
+``benchmarks/moving_faces.py``) with two stand-in models: one that always answers the average face
+(blind: the boxes move only when Haar re-anchors them), and one that finds the face in its crop,
+so that boxes taken from its keypoints follow the face as a trained model's would. Needs no
+TensorFlow.
 """
 
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import moving_faces  # noqa: E402
 from pipeline import tracking_check  # noqa: E402
 
-from facial_keypoints.faces import MEAN_KEYPOINTS  # noqa: E402
+from facial_keypoints.faces import MEAN_KEYPOINTS, HaarDetector, crop_to_photo  # noqa: E402
 from facial_keypoints.keypoints import to_normalised  # noqa: E402
 from facial_keypoints.stream import SunglassesFilter  # noqa: E402
 
@@ -26,6 +29,40 @@ class AverageFace:
 
     def predict(self, crops):
         return np.repeat(to_normalised(MEAN_KEYPOINTS)[None], len(crops), axis=0)
+
+
+class FaceInCrop:
+    """A predictor that finds the face in each crop (Haar, on the crop with a replicated border
+    of half its size) and puts the average face in that box; the average face in the whole crop
+    where it finds none. Its keypoints move with the face, like a trained model's."""
+
+    def __init__(self):
+        self.detector = HaarDetector(max_side=None)
+
+    def predict(self, crops):
+        points = []
+        for crop in crops:
+            grey = (crop[..., 0] * 255 + 0.5).astype(np.uint8)
+            padded = cv2.copyMakeBorder(grey, 48, 48, 48, 48, cv2.BORDER_REPLICATE)
+            found = self.detector.detect(padded, min_size=60, max_size=140)
+            box = min(found, key=lambda b: abs(b[0] + b[2] / 2 - 96) + abs(b[1] + b[3] / 2 - 96),
+                      default=(48, 48, 96, 96))
+            box = (box[0] - 48, box[1] - 48, box[2], box[3])  # crop pixels
+            points.append(to_normalised(crop_to_photo(MEAN_KEYPOINTS, box)))
+        return np.array(points, np.float32)
+
+
+@pytest.mark.parametrize("anchor_every", [2, 5])
+@pytest.mark.parametrize("faces", [moving_faces.ONE_FACE, moving_faces.SEVERAL_FACES],
+                         ids=["one_face", "several_faces"])
+def test_boxes_from_keypoints_follow_the_faces(faces, anchor_every):
+    frames, _ = moving_faces.make_frames(faces, seconds=1.5)
+    tracker = SunglassesFilter(predictor=FaceInCrop(), smoothing=None, show_fps=False,
+                               anchor_every=anchor_every)
+    check = tracking_check(frames, tracker)
+    assert check["followed_share"] >= 0.95
+    assert check["mean_iou"] >= 0.85
+    assert check["keypoints_mean_px"] <= 2.5  # faces are 75 to 150 px wide
 
 
 @pytest.mark.parametrize("faces", [moving_faces.ONE_FACE, moving_faces.SEVERAL_FACES],
