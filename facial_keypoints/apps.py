@@ -72,7 +72,7 @@ def keypoints_record(path, image, faces):
                       for face in faces]}
 
 
-def run_keypoints(paths, model=None, as_json=True, refine=False, detector=None, out=None):
+def run_keypoints(paths, model=None, as_json=True, refine=True, detector=None, out=None):
     """``keypoints PATH... [--json]``: find the faces and keypoints of photos, printing as it goes.
 
     ``paths``: photos and folders of photos. With ``as_json``, one JSON object per photo per line::
@@ -113,7 +113,7 @@ def _summary(record):
     return "\n".join(lines)
 
 
-def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=False,
+def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=True,
                    detector=None, progress=True):
     """``sunglasses [INPUT] [-o OUTPUT]``: sunglasses on every face.
 

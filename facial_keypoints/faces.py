@@ -283,14 +283,15 @@ def _predict(gray, boxes, predictor, timings):
     return points.astype(np.float32)
 
 
-def find_keypoints(image, predictor=None, detector=None, refine=False):
+def find_keypoints(image, predictor=None, detector=None, refine=True):
     """Every face in a photo and its 15 keypoints.
 
     ``image``: BGR, BGRA or grey array of any size (as ``cv2.imread`` returns it).
     ``predictor``: from :func:`facial_keypoints.predictor.load_predictor`; default
     ``models/keypoints.keras``, loaded once. ``detector``: e.g. a :class:`HaarDetector`; default
-    the training data's settings. ``refine``: crop each face again around its first keypoints and
-    predict again (see :func:`predict_keypoints`).
+    the training data's settings. ``refine`` (default on): crop each face again around its first
+    keypoints and predict again (see :func:`predict_keypoints`); on the AFW photos it lowers the
+    mean NME from 0.0616 to 0.0574 (``benchmarks/afw.py``).
 
     Returns a list, left to right, of ``{"box": (x, y, w, h), "keypoints": (15, 2) float32}``, both
     in photo pixels; keypoints are (x, y) in Kaggle order (:data:`~.keypoints.KEYPOINT_NAMES`).

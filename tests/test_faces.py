@@ -124,7 +124,7 @@ def test_find_keypoints_batches_every_face_in_one_call():
     photo[20:380, 20:380] = face
     photo[20:380, 420:780] = face
     predictor = MeanFacePredictor()
-    found = faces.find_keypoints(photo, predictor)
+    found = faces.find_keypoints(photo, predictor, refine=False)
     assert predictor.calls == [2]
     assert len(found) == 2 and found[0]["box"][0] < found[1]["box"][0]
     for result in found:
