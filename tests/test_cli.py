@@ -1,0 +1,45 @@
+"""The command line end to end on small Kaggle-format files: train, evaluate --json, submission."""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from conftest import kaggle_missing_pattern, synthetic_faces, write_kaggle_csv
+from facial_keypoints.cli import main
+from facial_keypoints.keypoints import KEYPOINT_NAMES
+
+
+def test_train_evaluate_and_submission(tmp_path, capsys):
+    images, keypoints = synthetic_faces(48, seed=7)
+    keypoints[~kaggle_missing_pattern(48)] = np.nan
+    train_csv = write_kaggle_csv(tmp_path / "training.csv", images, keypoints)
+    model = tmp_path / "m.keras"
+    assert main(["train", "--quick", "--arch", "original-5", "--epochs", "1", "--data",
+                 str(train_csv), "--out", str(model)]) == 0
+    assert model.exists() and model.with_suffix(".onnx").exists()
+
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model.with_suffix(".onnx")), "--data", str(train_csv),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result["per_keypoint_rmse_px"]) == set(KEYPOINT_NAMES)
+    assert result["n"] > 0 and result["rmse_px"] > 0 and 0 <= result["argmax_acc"] <= 1
+    assert result["mean_shape_rmse_px"] > 0 and result["nme"] > 0
+
+    test_csv = write_kaggle_csv(tmp_path / "test.csv", images[:3], None, test=True)
+    lookup = pd.DataFrame({"RowId": [1, 2, 3], "ImageId": [1, 3, 3],
+                           "FeatureName": ["nose_tip_x", "left_eye_center_y", "mouth_left_corner_x"],
+                           "Location": [None] * 3})
+    lookup.to_csv(tmp_path / "IdLookupTable.csv", index=False)
+    out = tmp_path / "submission.csv"
+    assert main(["submission", "--model", str(model), "--test", str(test_csv), "--lookup",
+                 str(tmp_path / "IdLookupTable.csv"), "--out", str(out)]) == 0
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["RowId", "Location"] and list(written.RowId) == [1, 2, 3]
+    assert written.Location.between(0, 96).all()
+
+
+def test_missing_data_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(tmp_path)]) == 2
+    assert "model file not found" in capsys.readouterr().err
