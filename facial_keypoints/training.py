@@ -136,7 +136,7 @@ def make_batches(data, batch_size, augment, seed, shuffle=True, multiple_of=1):
 
 # ----------------------------------------------------------------------------- callbacks
 
-def _callbacks(config, out_path, history_path, settings):
+def _callbacks(config, out_path, history_path, settings, resume):
     import keras
 
     class AtomicCheckpoint(keras.callbacks.Callback):
@@ -182,7 +182,7 @@ def _callbacks(config, out_path, history_path, settings):
             if time.time() - self.start > self.seconds:
                 self.model.stop_training = True
 
-    previous = _read_history(history_path) if config_resume(settings) else []
+    previous = _read_history(history_path) if resume else []
     callbacks = [AtomicCheckpoint(), HistoryFile(previous)]
     if config.schedule == "cosine":
         callbacks.append(keras.callbacks.LearningRateScheduler(
@@ -194,10 +194,6 @@ def _callbacks(config, out_path, history_path, settings):
             "val_loss", min_delta=config.min_delta, patience=config.patience,
             restore_best_weights=True))
     return callbacks
-
-
-def config_resume(settings):
-    return bool(settings.get("resume"))
 
 
 def cosine_learning_rate(epoch, epochs, peak, warmup=3):
@@ -301,7 +297,7 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ver
     batches = make_batches(data, config.batch_size * replicas, config.augment, config.seed,
                            multiple_of=replicas)
     val = make_batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas)
-    callbacks = _callbacks(config, out_path, history_path, {**settings, "resume": resume})
+    callbacks = _callbacks(config, out_path, history_path, settings, resume)
     model.fit(batches, validation_data=val, epochs=config.epochs, initial_epoch=initial_epoch,
               callbacks=callbacks, verbose=verbose)
     if config.patience:  # early stopping restored the best weights; make sure they are saved
