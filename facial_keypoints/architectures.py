@@ -96,7 +96,7 @@ def _model_name(spec):
 
 
 def build_resnet(widths=(32, 64, 128, 256), name="keypoint_resnet"):
-    """The project's own model: a small residual CNN with batch normalisation.
+    """A residual CNN with batch normalisation and a small head.
 
     Four stages at 48, 24, 12 and 6 pixels; each stage is a strided 3x3 convolution followed by a
     residual pair of 3x3 convolutions. Global average pooling keeps the head small, and a linear
@@ -127,7 +127,7 @@ def build_resnet(widths=(32, 64, 128, 256), name="keypoint_resnet"):
 
 def build_vgg_bn(spec="C(32x2)-C(64x2)-C(128x2)-C(256x2)", dense=256, name="keypoint_vgg_bn"):
     """The original's VGG-style stack with batch normalisation after every convolution, a
-    smaller dense head and a linear output: the cheapest model here that learns on hard data."""
+    smaller dense head and a linear output."""
     import keras
     from keras import layers
 

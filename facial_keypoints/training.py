@@ -26,7 +26,8 @@ class TrainConfig:
     epochs: int = 60
     batch_size: int = 32  # per replica under a distribution strategy
     learning_rate: float = 2e-3
-    schedule: str = "cosine"  # "cosine" (warm-up, then cosine decay) or "constant"
+    schedule: str = "cosine"  # "cosine" (warm-up, then cosine decay) or "constant"; the decay
+    # runs over ``epochs``, or over ``time_budget_s`` when that is set
     weight_decay: float = 1e-4  # AdamW; 0 gives the original's plain Adam
     loss: str = "wing"  # "mse" or "wing"
     augment: bool = True
@@ -182,9 +183,24 @@ def _callbacks(config, out_path, history_path, settings, resume):
             if time.time() - self.start > self.seconds:
                 self.model.stop_training = True
 
+    class CosineOverBudget(keras.callbacks.Callback):
+        """Under a time budget the planned epochs never all run, so a decay planned over them
+        would stop near its start; this one follows the share of the budget spent, batch by batch."""
+
+        def __init__(self, seconds, peak):
+            super().__init__()
+            self.seconds, self.peak = seconds, peak
+            self.start = time.time()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            spent = (time.time() - self.start) / self.seconds
+            self.model.optimizer.learning_rate = budget_learning_rate(spent, self.peak)
+
     previous = _read_history(history_path) if resume else []
     callbacks = [AtomicCheckpoint(), HistoryFile(previous)]
-    if config.schedule == "cosine":
+    if config.schedule == "cosine" and config.time_budget_s:
+        callbacks.append(CosineOverBudget(config.time_budget_s, config.learning_rate))
+    elif config.schedule == "cosine":
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: cosine_learning_rate(epoch, config.epochs, config.learning_rate)))
     if config.time_budget_s:
@@ -202,6 +218,16 @@ def cosine_learning_rate(epoch, epochs, peak, warmup=3):
         return peak * (epoch + 1) / warmup
     progress = (epoch - warmup) / max(1, epochs - warmup)
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def budget_learning_rate(spent, peak, warmup=0.05):
+    """The learning rate once the share ``spent`` of a time budget is used (0 at the start, 1 at
+    the end): linear warm-up over the first ``warmup`` of it, then cosine decay to 1% of ``peak``
+    at the end of the budget, and 1% past it."""
+    if spent < warmup:
+        return peak * max(0.01, spent / warmup)
+    progress = min(1.0, (spent - warmup) / (1 - warmup))
+    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def save_atomic(model, path):

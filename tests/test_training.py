@@ -11,8 +11,8 @@ import pytest
 
 from conftest import PROJECT_DIR, kaggle_missing_pattern, synthetic_faces, write_kaggle_csv
 from facial_keypoints.data import load_dataset
-from facial_keypoints.training import (PRESETS, history_path_for, masked_mse, masked_wing,
-                                       pack_targets, train, with_overrides)
+from facial_keypoints.training import (PRESETS, budget_learning_rate, history_path_for, masked_mse,
+                                       masked_wing, pack_targets, train, with_overrides)
 
 
 @pytest.mark.parametrize("loss", [masked_mse, masked_wing])
@@ -66,6 +66,25 @@ def test_resume_continues_from_the_checkpoint(small_data, tmp_path):
     train(small_data, out, config, verbose=0)
     _, history = train(small_data, out, with_overrides(config, epochs=3), resume=True, verbose=0)
     assert [row["epoch"] for row in history] == [1, 2, 3]
+
+
+def test_budget_learning_rate_warms_up_then_decays_to_one_percent_at_the_end():
+    spent = np.linspace(0, 1.5, 301)
+    rates = np.array([budget_learning_rate(share, 2e-3) for share in spent])
+    peak_at = spent[np.argmax(rates)]
+    assert np.isclose(rates.max(), 2e-3) and np.isclose(peak_at, 0.05)
+    assert np.all(np.diff(rates[spent <= 0.05]) > 0) and np.all(np.diff(rates[spent >= 0.05]) <= 0)
+    assert np.allclose(rates[spent >= 1], 2e-5)
+
+
+def test_a_time_budget_stops_training_and_the_cosine_follows_it(small_data, tmp_path):
+    config = with_overrides(PRESETS["quick"], arch="original-5", epochs=500, batch_size=32,
+                            time_budget_s=4)
+    _, history = train(small_data, tmp_path / "b.keras", config, verbose=0)
+    assert 1 < len(history) < 500  # stopped by the budget, not by the epochs
+    rates = [row["learning_rate"] for row in history]
+    assert rates[-1] < 0.05 * config.learning_rate  # the decay reached its end with the budget
+    assert max(rates) > 0.3 * config.learning_rate
 
 
 def test_original_preset_uses_complete_rows_and_early_stopping(small_data, tmp_path):
