@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facial_keypoints.apps import sample_photo
+
 PHOTO_FACE = (155, 105, 222, 222)  # Haar's box of the face in that photo: x, y, w, h
 FRAME_SIZE = (640, 480)  # width, height
 FPS = 30.0
@@ -26,16 +28,6 @@ FPS = 30.0
 # Each face: (face width in pixels, centre x, centre y as a share of the frame, phase in radians).
 ONE_FACE = [(150, 0.5, 0.5, 0.0)]
 SEVERAL_FACES = [(120, 0.2, 0.38, 0.0), (95, 0.52, 0.62, 2.1), (75, 0.82, 0.36, 4.2)]
-
-
-def photo_path():
-    """The bundled Grace Hopper photo (FileNotFoundError naming it if matplotlib lacks it)."""
-    import matplotlib
-
-    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-    if not path.is_file():
-        raise FileNotFoundError(f"matplotlib's sample photo is missing: {path}")
-    return path
 
 
 def cut_out_face(photo):
@@ -83,7 +75,7 @@ def make_frames(faces=ONE_FACE, seconds=3.0, fps=FPS, size=FRAME_SIZE):
     ``(x, y, w, h)`` box per face in photo pixels: the face's square as Haar frames an upright,
     unturned face of that size, centred where the face is.
     """
-    photo = cv2.imread(str(photo_path()))
+    photo = cv2.imread(str(sample_photo()))
     sprite, alpha, (fx, fy, fw, fh) = cut_out_face(photo)
     face_centre = np.array([fx + fw / 2 - 0.5, fy + fh / 2 - 0.5])
     background = backdrop(size).astype(np.float32)

@@ -23,14 +23,18 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 
 
 def sample_photo():
-    """Path of the photo used when none is given: Grace Hopper, shipped with matplotlib."""
+    """Path of the photo used when none is given: Grace Hopper, shipped with matplotlib.
+    Raises FileNotFoundError naming the path if this matplotlib lacks it."""
     import matplotlib
 
-    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    if not path.is_file():
+        raise FileNotFoundError(f"matplotlib's sample photo is missing: {path}")
+    return path
 
 
 def as_predictor(model):
-    """``None`` (``models/keypoints.keras``), a model path, or a loaded predictor -> predictor."""
+    """``None`` (the shipped model), a model path, or a loaded predictor -> predictor."""
     if model is None or isinstance(model, (str, Path)):
         return load_predictor(model)
     return model

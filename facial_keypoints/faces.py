@@ -225,7 +225,8 @@ def default_detector():
 
 
 def default_predictor():
-    """The model at ``models/keypoints.keras``, loaded on first use and kept."""
+    """The shipped model (:func:`~.predictor.load_predictor`'s default), loaded on first use
+    and kept."""
     if "predictor" not in _defaults:
         from .predictor import load_predictor
 
@@ -249,9 +250,9 @@ def predict_keypoints(gray, boxes, predictor=None, refine=False, timings=None):
     ``timings``: a dict or None; the seconds spent cropping and in the model are added to its
     ``"crop"`` and ``"keypoints"`` entries.
 
-    The refinement pass is off by default because it measured worse on real photos
-    (``benchmarks/afw.py``: mean NME 0.21 against 0.17 with a part-trained model; the second boxes
-    came out about 11% smaller than the Haar boxes the model was trained on).
+    :func:`find_keypoints` turns the refinement on by default; :class:`~.stream.SunglassesFilter`
+    leaves it off by default, since its tracker already frames each face from the keypoints of the
+    frame before (:mod:`.tracking`).
     """
     predictor = predictor or default_predictor()
     boxes = [tuple(int(round(v)) for v in box) for box in boxes]
@@ -287,8 +288,8 @@ def find_keypoints(image, predictor=None, detector=None, refine=True):
     """Every face in a photo and its 15 keypoints.
 
     ``image``: BGR, BGRA or grey array of any size (as ``cv2.imread`` returns it).
-    ``predictor``: from :func:`facial_keypoints.predictor.load_predictor`; default
-    ``models/keypoints.keras``, loaded once. ``detector``: e.g. a :class:`HaarDetector`; default
+    ``predictor``: from :func:`facial_keypoints.predictor.load_predictor`; default the shipped
+    ``models/keypoints.onnx`` (or ``.keras``), loaded once. ``detector``: e.g. a :class:`HaarDetector`; default
     the training data's settings. ``refine`` (default on): crop each face again around its first
     keypoints and predict again (see :func:`predict_keypoints`); on the AFW photos it lowers the
     mean NME from 0.0616 to 0.0574 (``benchmarks/afw.py``).

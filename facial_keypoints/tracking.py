@@ -4,7 +4,7 @@ A face's box for the next frame is taken from its keypoints in this frame
 (:func:`~.faces.box_from_keypoints`), so most frames need no face detection at all. The Haar
 detector only checks in now and then:
 
-* every ``search_every`` frames (and whenever a face was lost) the whole frame is searched, on a
+* every ``redetect_every`` frames (and whenever a face was lost) the whole frame is searched, on a
   copy at most ``detect_side`` pixels long, to pick up new faces;
 * every ``anchor_every`` frames each face is looked for near where it is (:func:`detect_near`),
   and its box is set back to the Haar box. This re-anchoring keeps the boxes from drifting;
@@ -148,7 +148,7 @@ class FaceTracker:
     """Keeps a list of :class:`Track` up to date, one frame at a time (see the module notes).
 
     ``detector``: full-frame face detector, also used near each face (default Haar (1.1, 5) on a
-    copy at most ``detect_side`` pixels long). ``search_every``: frames between full-frame
+    copy at most ``detect_side`` pixels long). ``redetect_every``: frames between full-frame
     searches. ``anchor_every``: frames between Haar searches near each face (1: every frame).
     ``max_misses``: Haar searches in a row that may miss a face before it is dropped.
 
@@ -156,10 +156,10 @@ class FaceTracker:
     predicted in them.
     """
 
-    def __init__(self, detector=None, search_every=30, anchor_every=2, max_misses=5,
+    def __init__(self, detector=None, redetect_every=30, anchor_every=2, max_misses=5,
                  detect_side=320):
         self.detector = detector or HaarDetector(max_side=detect_side)
-        self.search_every, self.anchor_every = search_every, anchor_every
+        self.redetect_every, self.anchor_every = redetect_every, anchor_every
         self.max_misses = max_misses
         self.reset()
 
@@ -173,7 +173,7 @@ class FaceTracker:
         for track in self.tracks:
             track.anchored = False
             track.since_anchor += 1
-        if self._search_all or self.frame_index % self.search_every == 0:
+        if self._search_all or self.frame_index % self.redetect_every == 0:
             self._search_everywhere(gray)
         else:
             for track in self.tracks:

@@ -137,7 +137,7 @@ def make_batches(data, batch_size, augment, seed, shuffle=True, multiple_of=1):
 
 # ----------------------------------------------------------------------------- callbacks
 
-def _callbacks(config, out_path, history_path, settings, resume):
+def _callbacks(config, out_path, history_path, settings, previous):
     import keras
 
     class AtomicCheckpoint(keras.callbacks.Callback):
@@ -172,39 +172,32 @@ def _callbacks(config, out_path, history_path, settings, resume):
 
     class TimeBudget(keras.callbacks.Callback):
         """Stop at the end of the first epoch that ends past ``seconds`` of training, so models
-        can be compared under the same budget of time rather than of epochs."""
+        can be compared under the same budget of time rather than of epochs. With ``peak``, also
+        set the learning rate before every batch from the share of the budget spent
+        (:func:`budget_learning_rate`): a decay planned over epochs that never all run would stop
+        near its start."""
 
-        def __init__(self, seconds):
-            super().__init__()
-            self.seconds = seconds
-            self.start = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if time.time() - self.start > self.seconds:
-                self.model.stop_training = True
-
-    class CosineOverBudget(keras.callbacks.Callback):
-        """Under a time budget the planned epochs never all run, so a decay planned over them
-        would stop near its start; this one follows the share of the budget spent, batch by batch."""
-
-        def __init__(self, seconds, peak):
+        def __init__(self, seconds, peak=None):
             super().__init__()
             self.seconds, self.peak = seconds, peak
             self.start = time.time()
 
         def on_train_batch_begin(self, batch, logs=None):
-            spent = (time.time() - self.start) / self.seconds
-            self.model.optimizer.learning_rate = budget_learning_rate(spent, self.peak)
+            if self.peak is not None:
+                spent = (time.time() - self.start) / self.seconds
+                self.model.optimizer.learning_rate = budget_learning_rate(spent, self.peak)
 
-    previous = _read_history(history_path) if resume else []
+        def on_epoch_end(self, epoch, logs=None):
+            if time.time() - self.start > self.seconds:
+                self.model.stop_training = True
+
     callbacks = [AtomicCheckpoint(), HistoryFile(previous)]
-    if config.schedule == "cosine" and config.time_budget_s:
-        callbacks.append(CosineOverBudget(config.time_budget_s, config.learning_rate))
-    elif config.schedule == "cosine":
+    cosine = config.schedule == "cosine"
+    if config.time_budget_s:
+        callbacks.append(TimeBudget(config.time_budget_s, config.learning_rate if cosine else None))
+    elif cosine:
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: cosine_learning_rate(epoch, config.epochs, config.learning_rate)))
-    if config.time_budget_s:
-        callbacks.append(TimeBudget(config.time_budget_s))
     if config.patience:
         callbacks.append(keras.callbacks.EarlyStopping(
             "val_loss", min_delta=config.min_delta, patience=config.patience,
@@ -316,14 +309,15 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ver
             optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
                          if config.weight_decay else keras.optimizers.Adam(config.learning_rate))
             model.compile(optimizer, loss=LOSSES[config.loss], metrics=[rmse_px])
-    initial_epoch = len(_read_history(history_path)) if resume and out_path.exists() else 0
+    previous = _read_history(history_path) if resume and out_path.exists() else []
+    initial_epoch = len(previous)
     if initial_epoch >= config.epochs:
-        return model, _read_history(history_path)
+        return model, previous
 
     batches = make_batches(data, config.batch_size * replicas, config.augment, config.seed,
                            multiple_of=replicas)
     val = make_batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas)
-    callbacks = _callbacks(config, out_path, history_path, settings, resume)
+    callbacks = _callbacks(config, out_path, history_path, settings, previous)
     model.fit(batches, validation_data=val, epochs=config.epochs, initial_epoch=initial_epoch,
               callbacks=callbacks, verbose=verbose)
     if config.patience:  # early stopping restored the best weights; make sure they are saved
