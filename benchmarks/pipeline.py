@@ -12,7 +12,7 @@ Configurations (the same keypoint network in all three):
   the border here, where the original crashed).
 * ``compiled``: the same, but the model runs as one ``tf.function``-compiled call per frame.
 * ``fast``: the package's own video path, exactly as ``python -m facial_keypoints sunglasses
-  video.mp4`` runs it: :class:`facial_keypoints.stream.SunglassesFilter` (faces followed between
+  video.mp4`` runs it: :class:`facial_keypoints.video.SunglassesFilter` (faces followed between
   full-frame searches, One-Euro smoothing, alpha-blended rotated glasses) with the model in ONNX
   Runtime.
 
@@ -53,7 +53,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import moving_faces  # noqa: E402
-from facial_keypoints.stream import VideoSource  # noqa: E402
+from facial_keypoints.video import VideoSource  # noqa: E402
 
 CONFIGS = ("original", "compiled", "fast")
 STAGES = ("decode", "detect", "crop", "keypoints", "overlay", "other")
@@ -146,7 +146,7 @@ def paste_hard(frame, points, glasses):
 def fast_pipeline(onnx_path, smoothing=(1.0, 0.01)):
     """The CLI's video filter with ONNX Runtime. Its ``timings`` give the stages of each frame."""
     from facial_keypoints.predictor import OnnxPredictor
-    from facial_keypoints.stream import SunglassesFilter
+    from facial_keypoints.video import SunglassesFilter
 
     return SunglassesFilter(predictor=OnnxPredictor(onnx_path), glasses=GLASSES, show_fps=False,
                             smoothing=smoothing)
@@ -221,30 +221,33 @@ def startup_seconds(config, video, models):
 def tracking_check(frames, tracker, fps=moving_faces.FPS, reference=None):
     """How closely a face-following ``SunglassesFilter`` agrees with full-frame detection.
 
-    ``tracker``: a fresh filter, best without smoothing. On every frame, its followed boxes are
-    paired by IoU with a full-frame detection by ``reference`` (default: Haar with the training
-    data's settings at full resolution). Returns the mean IoU of paired boxes, the mean and 95th
-    percentile distance in photo pixels between the keypoints predicted from each box, and the
-    share of detected faces the tracker was following.
+    ``tracker``: a fresh filter, best without smoothing. On every frame, its followed faces are
+    paired by IoU with a full-frame detection by ``reference`` (default: YuNet upright on the
+    full-resolution frame). Returns the mean IoU of paired face boxes
+    (:func:`facial_keypoints.crops.face_box` of each crop), the mean and 95th percentile distance
+    in photo pixels between the keypoints predicted in each crop, and the share of detected faces
+    the tracker was following.
     """
-    from facial_keypoints.faces import HaarDetector, predict_keypoints, to_gray
-    from facial_keypoints.tracking import iou, match_boxes
+    from facial_keypoints.crops import face_box
+    from facial_keypoints.detectors import YuNetDetector, iou
+    from facial_keypoints.faces import predict_keypoints, to_gray
+    from facial_keypoints.tracking import match_boxes
 
-    reference = reference or HaarDetector(max_side=None)
+    reference = reference or YuNetDetector(side=None, angles=(0,))
 
     overlaps, distances, detected, followed = [], [], 0, 0
     for i, frame in enumerate(frames):
         points = tracker.keypoints(frame, i / fps)
         boxes = [track.box for track in tracker.tracks]
         gray = to_gray(frame)
-        found = reference.detect(gray)
-        pairs = match_boxes(found, boxes)
+        found = [face.transform() for face in reference.detect(frame)]
+        pairs = match_boxes([face_box(t) for t in found], boxes)
         detected, followed = detected + len(found), followed + len(pairs)
         if pairs:
             expected_points, _ = predict_keypoints(gray, [found[j] for j, _ in pairs],
                                                    tracker.predictor)
             for (j, k), expected in zip(pairs, expected_points):
-                overlaps.append(iou(found[j], boxes[k]))
+                overlaps.append(iou(face_box(found[j]), boxes[k]))
                 distances.append(np.hypot(*(points[k] - expected).T).mean())
     if not overlaps:
         return {"mean_iou": 0.0, "keypoints_mean_px": None, "keypoints_p95_px": None,
@@ -273,7 +276,7 @@ def prepare_models(model, folder):
 def stand_in_model(architecture):
     """An untrained network whose output layer gives (about) the average training face."""
     from facial_keypoints.architectures import get_model
-    from facial_keypoints.faces import MEAN_KEYPOINTS
+    from facial_keypoints.crops import MEAN_KEYPOINTS
     from facial_keypoints.keypoints import to_normalised
 
     network = get_model(architecture)

@@ -6,7 +6,7 @@ a photo is involved; each docstring says which.
 
     import cv2, facial_keypoints as fk
     photo = cv2.imread("people.jpg")
-    faces = fk.find_keypoints(photo)          # [{"box": (x, y, w, h), "keypoints": (15, 2)}]
+    faces = fk.find_keypoints(photo)   # [{"box": (x, y, w, h), "score", "angle", "keypoints": (15, 2)}]
     cv2.imwrite("cool.jpg", fk.put_sunglasses(photo, faces))
 """
 
@@ -23,6 +23,9 @@ from .predictor import load_predictor
 from .training import PRESETS, TrainConfig, train, with_overrides
 
 # Photos, sunglasses and video.
-from .faces import HaarDetector, crop_faces, detect_faces, find_keypoints
-from .stream import SunglassesFilter, show_in_notebook, show_window, write_video
+from .crops import crop_faces
+from .detectors import Face, HaarDetector, YuNetDetector, load_detector
+from .faces import detect_faces, find_keypoints
+from .notebook import show_in_notebook
+from .video import SunglassesFilter, show_window, write_video
 from .sunglasses import load_glasses, put_sunglasses

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import cv2
 
-from .faces import HaarDetector, find_keypoints
+from .detectors import load_detector
+from .faces import find_keypoints
 from .keypoints import named
 from .predictor import load_predictor
 from .sunglasses import as_glasses, put_sunglasses
@@ -54,10 +55,18 @@ def image_paths(paths):
 
 
 def read_image(path):
-    """``cv2.imread`` that raises a clear error (naming the path) instead of returning None."""
+    """A photo as it is meant to be seen: BGR (or BGRA, or grey) uint8.
+
+    Like ``cv2.imread``, but it raises a clear error naming the path instead of returning None,
+    and it turns the pixels as the photo's EXIF orientation tag says (phones store portrait photos
+    sideways and set that tag), keeping an alpha channel where there is one.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path}")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # keeps alpha and 16 bits, ignores EXIF
+    if image is not None and (image.ndim == 2 or image.shape[2] == 3):
+        # These flags read the same pixels but honour the EXIF orientation.
+        image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
         raise ValueError(f"not an image OpenCV can read: {path}")
     if image.dtype != "uint8":  # 16-bit PNG or TIFF
@@ -70,27 +79,41 @@ def keypoints_record(path, image, faces):
     in photo pixels (x, y)."""
     height, width = image.shape[:2]
     return {"image": str(path), "width": width, "height": height,
-            "faces": [{"box": [int(v) for v in face["box"]],
+            "faces": [{"box": [round(float(v), 1) for v in face["box"]],
+                       "score": face["score"], "angle": face["angle"],
                        "keypoints": {name: [round(x, 2), round(y, 2)]
                                      for name, (x, y) in named(face["keypoints"]).items()}}
                       for face in faces]}
 
 
-def run_keypoints(paths, model=None, as_json=True, refine=True, detector=None, out=None):
+def as_detector(detector, min_score=None):
+    """``None`` (YuNet), a name (``"yunet"``, ``"haar"``) or a detector -> detector; with
+    ``min_score``, a new detector by that name keeps faces from that score up (0..1)."""
+    if detector is None or isinstance(detector, str):
+        settings = {} if min_score is None or detector == "haar" else {"min_score": min_score}
+        return load_detector(detector or "yunet", **settings)
+    return detector
+
+
+def run_keypoints(paths, model=None, as_json=True, refine=True, detector=None, out=None,
+                  min_score=None):
     """``keypoints PATH... [--json]``: find the faces and keypoints of photos, printing as it goes.
 
     ``paths``: photos and folders of photos. With ``as_json``, one JSON object per photo per line::
 
         {"image": "photos/a.jpg", "width": 640, "height": 480,
-         "faces": [{"box": [x, y, w, h], "keypoints": {"left_eye_center": [x, y], ...}}]}
+         "faces": [{"box": [x, y, w, h], "score": 0.93, "angle": -2.4,
+                    "keypoints": {"left_eye_center": [x, y], ...}}]}
 
-    all in photo pixels. A file that cannot be read gives ``{"image": ..., "error": "..."}`` and
+    box and keypoints in photo pixels, score 0..1 (the detector's), angle in degrees clockwise.
+    ``detector``: ``"yunet"`` (default), ``"haar"`` or a detector object; ``min_score``: drop
+    faces scored lower. A file that cannot be read gives ``{"image": ..., "error": "..."}`` and
     the run goes on. Otherwise a short readable summary per photo. Returns the number of photos
     read successfully.
     """
     out = out or sys.stdout
     predictor = as_predictor(model)
-    detector = detector or HaarDetector()
+    detector = as_detector(detector, min_score)
     done = 0
     for path in image_paths(paths):
         try:
@@ -112,13 +135,13 @@ def _summary(record):
              f"{len(record['faces'])} face(s)"]
     for i, face in enumerate(record["faces"]):
         eyes = [face["keypoints"][n] for n in ("left_eye_center", "right_eye_center")]
-        lines.append(f"  face {i}: box {face['box']}, eyes at "
+        lines.append(f"  face {i}: box {face['box']}, score {face['score']:.2f}, eyes at "
                      + " and ".join(f"({x:.1f}, {y:.1f})" for x, y in eyes))
     return "\n".join(lines)
 
 
 def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=True,
-                   detector=None, progress=True):
+                   detector=None, progress=True, min_score=None):
     """``sunglasses [INPUT] [-o OUTPUT]``: sunglasses on every face.
 
     ``input``: a photo (writes a photo), a folder of photos (writes a folder), a video file
@@ -126,15 +149,18 @@ def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=Tru
     snapshot; with ``output`` the stream is also recorded). With no input, a photo of Grace Hopper
     that ships with matplotlib. ``output`` defaults to ``sunglasses_<input name>`` in the current
     folder. ``glasses``: any PNG with an alpha channel (default ``images/sunglasses.png``).
-    Prints where it wrote and returns that path (None for a camera without ``output``).
+    ``detector``: ``"yunet"`` (default), ``"haar"`` or a detector object; ``min_score``: drop
+    faces scored lower. Prints where it wrote and returns that path (None for a camera without
+    ``output``).
     """
-    from . import stream
+    from . import video
 
     glasses = as_glasses(glasses)  # a bad glasses file fails before the model loads
     predictor = as_predictor(model)
-    if input is not None and stream.is_camera(str(input)):
-        stream.show_window(int(input), output=output, predictor=predictor, glasses=glasses,
-                           refine=refine)
+    detector = as_detector(detector, min_score)
+    if input is not None and video.is_camera(str(input)):
+        video.show_window(int(input), output=output, predictor=predictor, glasses=glasses,
+                          refine=refine, detector=detector)
         if output is not None:
             print(f"wrote {output}")
         return output
@@ -147,9 +173,9 @@ def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=Tru
         _sunglasses_folder(source, output, predictor, glasses, refine, detector, progress)
     elif source.suffix.lower() in VIDEO_SUFFIXES:
         output = Path(output or f"sunglasses_{source.stem}.mp4")
-        frames = stream.write_video(source, output, predictor=predictor, glasses=glasses,
-                                    refine=refine, show_fps=False, progress=progress,
-                                    **({"detector": detector} if detector else {}))
+        frames = video.write_video(source, output, predictor=predictor, glasses=glasses,
+                                   refine=refine, show_fps=False, progress=progress,
+                                   detector=detector)
         print(f"wrote {output} ({frames} frames)")
         return output
     else:

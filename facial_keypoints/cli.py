@@ -72,13 +72,31 @@ def cmd_export(args):
 def cmd_keypoints(args):
     from .apps import run_keypoints
 
-    run_keypoints(args.paths, model=args.model, as_json=args.json)
+    run_keypoints(args.paths, model=args.model, as_json=args.json, detector=args.detector,
+                  min_score=args.min_score)
 
 
 def cmd_sunglasses(args):
     from .apps import run_sunglasses
 
-    run_sunglasses(args.input, output=args.output, model=args.model, glasses=args.glasses)
+    run_sunglasses(args.input, output=args.output, model=args.model, glasses=args.glasses,
+                   detector=args.detector, min_score=args.min_score)
+
+
+def score(text):
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a score is between 0 and 1, not {text}")
+    return value
+
+
+def add_detector_options(parser):
+    parser.add_argument("--detector", choices=["yunet", "haar"], default="yunet",
+                        help="face detector: yunet (a CNN, faces at any angle; default) or haar "
+                             "(the original project's, upright faces only)")
+    parser.add_argument("--min-score", type=score, metavar="0..1",
+                        help="keep faces the detector scores at least this high "
+                             "(default 0.7 for yunet)")
 
 
 def build_parser():
@@ -139,6 +157,7 @@ def build_parser():
     p.add_argument("paths", nargs="+", help="image files or folders of images")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    add_detector_options(p)
     p.set_defaults(run=cmd_keypoints)
 
     p = commands.add_parser("sunglasses", help="sunglasses on every face")
@@ -148,6 +167,7 @@ def build_parser():
     p.add_argument("-o", "--output", help="where to write the result")
     p.add_argument("--model")
     p.add_argument("--glasses", help="any RGBA PNG (default: images/sunglasses.png)")
+    add_detector_options(p)
     p.set_defaults(run=cmd_sunglasses)
     return parser
 

@@ -1,21 +1,16 @@
-"""Sunglasses on a live camera or a video file: one frame loop, three places to show it.
+"""Sunglasses on a live camera or a video file: the per-frame filter and the frame loop.
 
 * :class:`SunglassesFilter` does the work for one frame (``process(frame) -> frame``). It keeps the
-  state that makes a video look steady: which faces it is following, and a One-Euro filter per face
-  that smooths the keypoints over time. It needs no display, so benchmarks and tests use it as is.
+  state that makes a video look steady: which faces it is following (:mod:`.tracking`), and a
+  One-Euro filter per face (:mod:`.smoothing`). It needs no display, so benchmarks, tests and the
+  notebook widgets use it as is.
 * :class:`VideoSource` reads frames from a camera index or a video file, the same code for both.
-* :func:`show_window`, :func:`write_video` and :func:`show_in_notebook` send the processed frames to
-  an OpenCV window, a video file, or a widget in a Jupyter notebook.
+* :func:`show_window` and :func:`write_video` send the processed frames to an OpenCV window or a
+  video file (:mod:`.notebook` has the notebook widgets).
 
-Following faces (:mod:`.tracking`): the keypoints of one frame give each face's box in the next,
-so most frames need no face detection; Haar re-anchors each face every other frame with a small
-search near it, and searches the whole frame (at reduced resolution) every ``redetect_every``
-frames for new faces. All faces of a frame go to the model in one call.
-
-Per-frame work: ``SunglassesFilter.timings`` holds the seconds the last frame spent in each stage
-(``detect``, ``crop``, ``keypoints``, ``overlay``).
-
-All positions are photo pixels (x, y); times are seconds.
+All faces of a frame go to the model in one call. ``SunglassesFilter.timings`` holds the seconds
+the last frame spent in each stage (``detect``, ``crop``, ``keypoints``, ``overlay``). All
+positions are photo pixels (x, y); times are seconds.
 """
 
 import time
@@ -24,63 +19,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .faces import default_predictor, predict_keypoints, to_gray
+from .faces import as_uint8, default_predictor, predict_keypoints, to_gray
+from .smoothing import OneEuroFilter
 from .sunglasses import as_glasses, put_sunglasses
 from .timing import timed
-from .tracking import FaceTracker, detect_near, iou, match_boxes  # noqa: F401 (also used from here)
+from .tracking import FaceTracker
 
 STAGES = ("detect", "crop", "keypoints", "overlay")  # the keys of SunglassesFilter.timings
-
-
-class OneEuroFilter:
-    """The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012) for an array of values.
-
-    A low-pass filter whose cut-off frequency rises with speed: still keypoints are smoothed
-    strongly (no jitter), moving ones lightly (little lag).
-
-    ``min_cutoff``: cut-off in Hz when still; lower is smoother. ``beta``: how fast the cut-off
-    rises with speed, in Hz per (value unit per second); for photo pixels about 0.01.
-    ``d_cutoff``: cut-off in Hz of the speed estimate.
-    """
-
-    def __init__(self, min_cutoff=1.0, beta=0.01, d_cutoff=1.0):
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.value = self.speed = self.time = None
-
-    @staticmethod
-    def _smoothing(dt, cutoff):
-        tau = 1.0 / (2 * np.pi * cutoff)
-        return 1.0 / (1.0 + tau / dt)
-
-    def __call__(self, value, t):
-        """Filter ``value`` (any array shape, e.g. ``(15, 2)`` photo pixels) observed at time
-        ``t`` seconds; returns the smoothed array (float64, same shape)."""
-        value = np.asarray(value, dtype=np.float64)
-        if self.value is None or self.value.shape != value.shape:
-            self.value, self.speed, self.time = value.copy(), np.zeros_like(value), t
-            return value.copy()
-        dt = t - self.time if t > self.time else 1 / 30  # a repeated timestamp: assume 30 fps
-        speed = (value - self.value) / dt
-        self.speed += self._smoothing(dt, self.d_cutoff) * (speed - self.speed)
-        if value.ndim >= 1 and value.shape[-1] == 2:  # points: one speed per point, not per axis
-            magnitude = np.repeat(np.hypot(self.speed[..., :1], self.speed[..., 1:]), 2, axis=-1)
-        else:
-            magnitude = np.abs(self.speed)
-        cutoff = self.min_cutoff + self.beta * magnitude
-        self.value = self.value + self._smoothing(dt, cutoff) * (value - self.value)
-        self.time = t
-        return self.value.copy()
 
 
 class SunglassesFilter:
     """Puts sunglasses on every face of consecutive video frames, steadily.
 
     ``predictor``: keypoint model (default ``models/keypoints.onnx`` or ``.keras``, loaded once).
-    ``detector``: full-frame face detector (default Haar (1.1, 5) on a copy at most
-    ``detect_side`` pixels long). ``glasses``: picture, see :func:`~.sunglasses.as_glasses`.
-    ``redetect_every``: frames between full-frame searches for new faces. ``anchor_every``: frames
-    between Haar searches near each followed face (1: every frame). ``max_misses``: Haar searches
-    in a row that may miss a face before it is dropped. ``smoothing``: One-Euro settings
+    ``detector``: a :class:`~.detectors.FaceDetector` (default YuNet; full-frame searches run on a
+    copy at most ``detect_side`` pixels long). ``glasses``: picture, see
+    :func:`~.sunglasses.as_glasses`. ``redetect_every``: frames between full-frame searches for new
+    faces. ``anchor_every``: frames between detector checks near each followed face (1: every
+    frame). ``max_misses``: checks in a row that may miss a face before it is dropped. ``smoothing``: One-Euro settings
     ``(min_cutoff, beta)`` or None for none. ``refine``: second keypoint pass per face (see
     :func:`~.faces.predict_keypoints`). See :class:`~.tracking.FaceTracker` for how faces are
     followed.
@@ -91,7 +47,7 @@ class SunglassesFilter:
     """
 
     def __init__(self, predictor=None, detector=None, glasses=None, redetect_every=30,
-                 anchor_every=2, max_misses=5, smoothing=(1.0, 0.01), refine=False,
+                 anchor_every=2, max_misses=3, smoothing=(1.0, 0.01), refine=False,
                  show_fps=True, detect_side=320):
         self.predictor = predictor or default_predictor()
         self.tracker = FaceTracker(detector, redetect_every, anchor_every, max_misses, detect_side)
@@ -122,10 +78,11 @@ class SunglassesFilter:
         self.timings = dict.fromkeys(STAGES, 0.0)
         if frame is None or np.asarray(frame).size == 0:
             return []
+        frame = as_uint8(frame)
         gray = to_gray(frame)
         with timed(self.timings, "detect"):
-            boxes = self.tracker.follow(gray)
-        points, _ = predict_keypoints(gray, boxes, self.predictor, refine=self.refine,
+            transforms = self.tracker.follow(frame)
+        points, _ = predict_keypoints(gray, transforms, self.predictor, refine=self.refine,
                                       timings=self.timings)
         self.tracker.observe(points)
         for track, p in zip(self.tracks, points):
@@ -230,7 +187,8 @@ class VideoSource:
         self.close()
 
 
-def _filter(sunglasses_filter, **settings):
+def as_filter(sunglasses_filter=None, **settings):
+    """The given :class:`SunglassesFilter`, or a new one made with ``settings``."""
     return sunglasses_filter if sunglasses_filter is not None else SunglassesFilter(**settings)
 
 
@@ -243,7 +201,7 @@ def write_video(source, output, sunglasses_filter=None, progress=True, max_frame
     """
     from tqdm.auto import tqdm
 
-    sunglasses_filter = _filter(sunglasses_filter, **settings)
+    sunglasses_filter = as_filter(sunglasses_filter, **settings)
     writer, written = None, 0
     with VideoSource(source) as video:
         bar = tqdm(total=video.frame_count, unit="frame", disable=not progress)
@@ -288,7 +246,7 @@ def show_window(source=0, sunglasses_filter=None, output=None, snapshot_dir=".",
     ``s`` saves the current frame as ``snapshot_<n>.png`` in ``snapshot_dir`` (printing where).
     ``output``: also write the processed stream to this video file. Returns frames shown.
     """
-    sunglasses_filter = _filter(sunglasses_filter, **settings)
+    sunglasses_filter = as_filter(sunglasses_filter, **settings)
     writer, shown, snapshots = None, 0, 0
     with VideoSource(source) as video:
         try:
@@ -314,58 +272,3 @@ def show_window(source=0, sunglasses_filter=None, output=None, snapshot_dir=".",
                 writer.release()
             cv2.destroyWindow(title)
     return shown
-
-
-def show_in_notebook(source=0, sunglasses_filter=None, max_frames=300, width=640, quality=80,
-                     wait=False, **settings):
-    """Run the stream inside a Jupyter notebook: an image widget updated in place, and a Stop
-    button.
-
-    Frames are processed in a background thread so the button stays responsive; ``wait=True``
-    blocks until the stream ends. Stops after ``max_frames`` frames (None: never). Frames are
-    shown ``width`` pixels wide as JPEG of the given ``quality``. Returns the thread; its
-    ``.stop()`` ends the stream and ``.widget`` is the image widget.
-    """
-    import threading
-
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    sunglasses_filter = _filter(sunglasses_filter, **settings)
-    video = VideoSource(source)  # open now, so a bad source raises here and not in the thread
-    image = widgets.Image(format="jpeg", width=width)
-    stop = widgets.Button(description="Stop", icon="stop")
-    status = widgets.Label("starting...")
-    display(widgets.VBox([image, widgets.HBox([stop, status])]))
-    stopping = threading.Event()
-    stop.on_click(lambda _: stopping.set())
-
-    def loop():
-        shown = 0
-        try:
-            for t, frame in video:
-                if stopping.is_set() or (max_frames is not None and shown >= max_frames):
-                    break
-                out = sunglasses_filter.process(frame, None if video.camera else t)
-                if out.shape[1] > width:
-                    out = cv2.resize(out, (width, round(out.shape[0] * width / out.shape[1])),
-                                     interpolation=cv2.INTER_AREA)
-                jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
-                image.value = jpeg.tobytes()
-                shown += 1
-                status.value = f"frame {shown}"
-        except Exception as error:  # shown in the widget: a thread's traceback would be lost
-            status.value = f"stopped by an error: {error!r}"
-            raise
-        else:
-            status.value = f"done: {shown} frames"
-        finally:
-            video.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.stop = stopping.set
-    thread.widget = image
-    thread.start()
-    if wait:
-        thread.join()
-    return thread

@@ -1,0 +1,387 @@
+"""Face detectors: where the faces of a photo are, at any angle.
+
+Two detectors share one small interface (:class:`FaceDetector`):
+
+* :class:`YuNetDetector` (the default): YuNet, a small CNN (MIT licence, 232 KB, run by OpenCV's
+  own ``cv2.FaceDetectorYN``). Per face it gives a box, a score and five landmarks (eyes, nose
+  tip, mouth corners), from which the face's angle and its aligned crop follow.
+* :class:`HaarDetector`: OpenCV's Haar cascade, the original project's way. Boxes only, upright
+  faces only, score 1.
+
+``detector.detect(image)`` returns a list of :class:`Face`, each with its ``box`` (photo pixels,
+``(x, y, w, h)``), ``score`` (0..1), ``landmarks`` (``(5, 2)`` photo pixels or None) and ``angle``
+(degrees the face is turned clockwise on screen). How a search runs:
+
+1. **Photo size.** Detection runs on a copy at most ``side`` pixels long (YuNet finds faces of
+   about 10 to 300 pixels there), plus a copy a third that size for faces too large for the
+   first; boxes are scaled back to the photo, which keeps its full resolution for the crops.
+2. **Any angle.** With ``angles=(0, 90, 180, 270)`` the photo is also searched turned by 90, 180
+   and 270 degrees (on copies at most ``turned_side`` long). Between them, faces at any angle come
+   within 45 degrees of upright in one copy; each face's landmarks then give its own angle.
+3. **Candidates are checked.** Faces found in several copies are merged (the best score stays).
+   A face that was not upright in its copy, or whose score is below ``min_score`` but above
+   ``candidate_score``, is looked for once more in a small picture cut around it and turned
+   upright by its own angle (:meth:`FaceDetector.detect_near`); it is kept only if found there
+   with at least ``min_score``. The video tracker uses the same check to follow a face.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import crops
+
+DETECTORS_DIR = Path(__file__).resolve().parent.parent / "detector_architectures"
+YUNET_PATH = DETECTORS_DIR / "face_detection_yunet_2023mar.onnx"
+CASCADE_PATH = DETECTORS_DIR / "haarcascade_frontalface_default.xml"
+
+# OpenCV's cv2.rotate code for each copy's turn (counter-clockwise on screen).
+_ROTATIONS = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180,
+              270: cv2.ROTATE_90_CLOCKWISE}
+
+
+@dataclass
+class Face:
+    """One detected face, in photo pixels.
+
+    ``box``: ``(x, y, w, h)`` floats, upright, around the face. ``score``: the detector's
+    confidence, 0..1 (Haar: always 1). ``landmarks``: ``(5, 2)`` (x, y) of the subject's right
+    eye, left eye, nose tip, right and left mouth corners, or None (Haar). ``angle``: degrees the
+    face is turned clockwise on screen (0: upright).
+    """
+
+    box: tuple
+    score: float
+    landmarks: np.ndarray = None
+    angle: float = 0.0
+
+    def transform(self):
+        """The crop transform that cuts this face upright, framed like the training crops
+        (:mod:`.crops`)."""
+        if self.landmarks is not None:
+            return crops.from_landmarks(self.landmarks)
+        x, y, w, h = self.box
+        side = round(max(w, h))
+        return crops.from_box((round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), side, side),
+                              round(self.angle / 90) * 90)
+
+    def moved(self, matrix):
+        """This face seen through a 2x3 transform (e.g. from a turned copy back to the photo)."""
+        x, y, w, h = self.box
+        corners = crops.apply(matrix, [[x, y], [x + w, y], [x, y + h], [x + w, y + h]])
+        (x0, y0), (x1, y1) = corners.min(0), corners.max(0)
+        landmarks = None if self.landmarks is None else crops.apply(matrix, self.landmarks)
+        turn = np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))
+        angle = eye_angle(landmarks) if landmarks is not None else _wrap(self.angle + turn)
+        return Face((x0, y0, x1 - x0, y1 - y0), self.score, landmarks, angle)
+
+
+def eye_angle(landmarks):
+    """Angle of the line from the subject's right eye to the left eye, degrees clockwise on screen
+    (0 for an upright face)."""
+    (rx, ry), (lx, ly) = landmarks[0], landmarks[1]
+    return float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+
+
+def _wrap(angle):
+    return (angle + 180.0) % 360.0 - 180.0
+
+
+def iou(a, b):
+    """Overlap of two ``(x, y, w, h)`` boxes: intersection area / union area, 0..1."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = min(ax + aw, bx + bw) - max(ax, bx)
+    h = min(ay + ah, by + bh) - max(ay, by)
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / (aw * ah + bw * bh - inter)
+
+
+def merge_duplicates(faces, overlap=0.3):
+    """Keep the best-scoring face of every group of boxes overlapping by more than ``overlap``
+    (IoU), best first."""
+    kept = []
+    for face in sorted(faces, key=lambda f: -f.score):
+        if all(iou(face.box, k.box) <= overlap for k in kept):
+            kept.append(face)
+    return kept
+
+
+def as_bgr(image):
+    """A grey, BGR or BGRA uint8 image -> BGR (what the CNN detector takes)."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
+    return image
+
+
+class FaceDetector:
+    """What every face detector does; subclasses implement :meth:`detect_upright`.
+
+    Settings (sizes in pixels): ``side``: long side of the copy the upright search runs on
+    (None: the photo's own size). ``angles``: the turns searched (0, 90, 180, 270 are possible).
+    ``turned_side``: long side of the turned copies. ``min_score``: faces below it are dropped.
+    ``candidate_score``: faces between it and ``min_score``, and faces far from upright in their
+    copy, are checked by :meth:`detect_near` before they are kept or dropped.
+    """
+
+    side = 640
+    needs_colour = True
+    shrink_with = cv2.INTER_LINEAR
+    angles = (0,)
+    turned_side = 320
+    min_score = 0.0
+    candidate_score = 0.0
+    # A face more than this far from upright in the copy it was found in is checked upright.
+    max_tilt = 25.0
+
+    def detect_upright(self, image, side=None, min_score=None):
+        """Faces of one picture as it is (no turned copies): list of :class:`Face` in its pixels.
+        ``image``: BGR (or grey) uint8; ``side``: detect on a copy at most this long."""
+        raise NotImplementedError
+
+    def detect(self, image):
+        """Every face of a photo (grey, BGR or BGRA uint8), at the angles this detector searches:
+        a list of :class:`Face` in photo pixels, left to right."""
+        small, scale = _shrunk(self.prepare(image), self.side, self.shrink_with)
+        candidates = [face for angle in self.angles
+                      for face in self._candidates(small, angle, self.turned_side if angle else None)]
+        faces = self._checked(small, candidates)
+        return sorted((f.moved(_scaling(1 / scale)) for f in faces), key=lambda f: f.box[0])
+
+    def detect_turned(self, image, angle, side=None):
+        """The faces found in one copy of the photo turned by ``angle`` (0, 90, 180 or 270
+        degrees counter-clockwise), searched at most ``side`` pixels long (default: this
+        detector's size for that copy): a list of :class:`Face` in photo pixels."""
+        side = side or (self.side if angle == 0 else self.turned_side)
+        small, scale = _shrunk(self.prepare(image), side, self.shrink_with)
+        faces = self._checked(small, self._candidates(small, angle, None))
+        return [f.moved(_scaling(1 / scale)) for f in faces]
+
+    def prepare(self, image):
+        """The picture this detector works on: BGR (CNN) or grey (Haar) uint8."""
+        return as_bgr(image) if self.needs_colour else _as_grey(image)
+
+    def _candidates(self, image, angle, side):
+        """Faces in ``image`` turned by ``angle`` and shrunk to ``side``, in ``image``'s pixels;
+        ``checked`` says whether they may be kept without a second look."""
+        small, scale = _shrunk(image, side, self.shrink_with)
+        height, width = small.shape[:2]
+        turned = small if angle == 0 else cv2.rotate(small, _ROTATIONS[angle])
+        back = crops.compose(_scaling(1 / scale), _unturn(angle, width, height))
+        candidates = []
+        for face in self.detect_upright(turned, None, self.candidate_score):
+            upright = face.score >= self.min_score and abs(_wrap(face.angle)) <= self.max_tilt
+            face = face.moved(back)
+            face.checked = upright
+            candidates.append(face)
+        return candidates
+
+    def _checked(self, image, candidates):
+        """Merge duplicates, then check the faces that need it (see the module notes)."""
+        faces = []
+        for face in merge_duplicates(candidates):
+            if not face.checked:
+                face = self.detect_near(image, face.transform(), margin=1.0)
+            if face is not None and face.score >= self.min_score:
+                faces.append(face)
+        return merge_duplicates(faces)
+
+    def detect_near(self, image, transform, margin=0.5, pixels=160):
+        """Look for one face where ``transform`` (a crop transform, :mod:`.crops`) says a face is:
+        in a ``pixels``-square picture turned like that crop (so the face is upright in it),
+        reaching ``margin`` face sizes beyond the crop on each side. Returns the :class:`Face`
+        nearest the centre, in photo pixels, or None. About 2.5 ms with YuNet on 2 cores."""
+        zoom = 1.0 / (1.0 + 2.0 * margin)
+        centre = (crops.IMAGE_SIZE - 1) / 2
+        to_patch = crops.compose(
+            np.array([[zoom * pixels / crops.IMAGE_SIZE, 0, 0], [0, zoom * pixels / crops.IMAGE_SIZE,
+                                                                 0]]),
+            crops.compose(np.array([[1, 0, -centre], [0, 1, -centre]]), transform))
+        to_patch[:, 2] += (pixels - 1) / 2
+        patch = crops.warp(image, to_patch, (pixels, pixels))
+        found = self.detect_upright(patch, None, self.candidate_score)
+        if not found:
+            return None
+        middle = (pixels - 1) / 2
+
+        def distance(face):
+            x, y, w, h = face.box
+            return np.hypot(x + w / 2 - middle, y + h / 2 - middle)
+
+        best = min(found, key=distance)
+        if distance(best) > 0.25 * pixels:
+            return None
+        return best.moved(crops.invert(to_patch))
+
+
+def _scaling(factor):
+    """2x3 transform from the pixels of a picture to those of a copy ``factor`` times as large
+    (pixel centres at integers)."""
+    shift = 0.5 * factor - 0.5
+    return np.array([[factor, 0, shift], [0, factor, shift]])
+
+
+def _unturn(angle, width, height):
+    """2x3 transform from the pixels of the photo turned by ``angle`` (counter-clockwise on
+    screen, as :data:`_ROTATIONS`) back to the photo's pixels."""
+    if angle == 0:
+        return np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    if angle == 90:  # turned[i, j] = photo[j, W-1-i]
+        return np.array([[0, -1.0, width - 1], [1.0, 0, 0]])
+    if angle == 180:
+        return np.array([[-1.0, 0, width - 1], [0, -1.0, height - 1]])
+    if angle == 270:  # turned[i, j] = photo[H-1-j, i]
+        return np.array([[0, 1.0, 0], [-1.0, 0, height - 1]])
+    raise ValueError(f"turned copies must be turned by 0, 90, 180 or 270 degrees, not {angle}")
+
+
+def _as_grey(image):
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    if image.shape[2] == 1:
+        return image[:, :, 0]
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def _shrunk(image, side, interpolation=cv2.INTER_LINEAR):
+    """``image`` shrunk so its long side is at most ``side``, and the factor used. Bilinear by
+    default: on a 12-megapixel photo it is ten times faster than area averaging, and YuNet finds
+    the same AFW faces on either copy."""
+    height, width = image.shape[:2]
+    if not side or max(height, width) <= side:
+        return image, 1.0
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=interpolation), scale
+
+
+class YuNetDetector(FaceDetector):
+    """YuNet through ``cv2.FaceDetectorYN`` (``detector_architectures/``, MIT licence).
+
+    ``min_score`` 0.7: the faces kept. On AFW it keeps 99.7% of the annotated faces and hardly
+    anything else (``benchmarks/afw.py``). ``candidate_score`` 0.15: weaker hits that are checked
+    in an upright picture of their own; faces turned by about 45 degrees score low in every copy,
+    and this check is what finds them. ``side`` 480 and ``turned_side`` 320: long sides of the
+    copies searched (the photo itself is cropped at full resolution).
+    """
+
+    needs_colour = True
+
+    def __init__(self, path=None, side=480, angles=(0, 90, 180, 270), turned_side=320,
+                 min_score=0.7, candidate_score=0.15, nms_threshold=0.3):
+        self.path = Path(path) if path is not None else YUNET_PATH
+        if not self.path.is_file():
+            raise FileNotFoundError(f"YuNet face detector file not found: {self.path}")
+        try:
+            self.net = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320),
+                                                 candidate_score, nms_threshold, 5000)
+        except cv2.error as error:
+            raise ValueError(f"could not load a YuNet detector from {self.path}: "
+                             f"{str(error).strip().splitlines()[-1]}") from None
+        self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
+        self.min_score, self.candidate_score = min_score, candidate_score
+
+    def __repr__(self):
+        return (f"YuNetDetector(side={self.side}, angles={self.angles}, "
+                f"turned_side={self.turned_side}, min_score={self.min_score})")
+
+    def detect_upright(self, image, side=None, min_score=None):
+        image = as_bgr(image)
+        found = []
+        small, scale = _shrunk(image, side, self.shrink_with)
+        found += self._run(small, scale)
+        # Faces filling most of the picture are larger than YuNet's largest anchors at this size:
+        # look again on a copy a third as large (a ninth of the time).
+        if max(small.shape[:2]) > 360:
+            tiny, tiny_scale = _shrunk(image, max(small.shape[:2]) // 3, self.shrink_with)
+            found += [f for f in self._run(tiny, tiny_scale) if f.box[2] > 0.25 * max(small.shape[:2])
+                      / scale]
+        threshold = self.candidate_score if min_score is None else min_score
+        return merge_duplicates([f for f in found if f.score >= threshold])
+
+    def _run(self, image, scale):
+        height, width = image.shape[:2]
+        self.net.setInputSize((width, height))
+        _, rows = self.net.detect(image)
+        faces = []
+        for row in (rows if rows is not None else []):
+            landmarks = row[4:14].reshape(5, 2).astype(np.float64)
+            # pixel centres: detector pixel u covers photo [(u - 0.5) / s - 0.5 + ...]
+            landmarks = (landmarks + 0.5) / scale - 0.5
+            x, y, w, h = (float(v) / scale for v in row[:4])
+            faces.append(Face((x, y, w, h), float(row[14]), landmarks, eye_angle(landmarks)))
+        return faces
+
+
+class HaarDetector(FaceDetector):
+    """OpenCV's Haar cascade face detector (the original project's), loaded once.
+
+    Settings (photo pixels where they are sizes): ``scale_factor``, ``min_neighbors``: passed to
+    ``detectMultiScale``; the training crops were made with (1.1, 5), the original project used
+    (1.25, 6). ``min_size``: smallest face side searched. ``max_side``: photos whose long side is
+    larger are searched on a copy this long (None: full size). ``angles``: also search turned
+    copies (default upright only, as the original). Boxes are square; scores are always 1.
+    """
+
+    needs_colour = False
+    shrink_with = cv2.INTER_AREA  # as the training data's crops were found
+
+    def __init__(self, path=None, scale_factor=1.1, min_neighbors=5, min_size=24, max_side=1600,
+                 angles=(0,)):
+        self.path = Path(path) if path is not None else CASCADE_PATH
+        if not self.path.is_file():
+            raise FileNotFoundError(f"Haar cascade file not found: {self.path}")
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise ImportError("this OpenCV has no Haar cascades (OpenCV 5 dropped them): "
+                              "pip install 'opencv-python>=4.8,<5'")
+        try:
+            self.cascade = cv2.CascadeClassifier(str(self.path))
+        except (cv2.error, SystemError):  # OpenCV raises on some malformed files
+            self.cascade = None
+        if self.cascade is None or self.cascade.empty():
+            raise ValueError(f"could not load a Haar cascade from {self.path} "
+                             "(is it an OpenCV cascade XML file?)")
+        self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
+        self.min_size, self.side, self.turned_side = min_size, max_side, max_side
+        self.angles = tuple(angles)
+
+    @property
+    def max_side(self):
+        return self.side
+
+    def __repr__(self):
+        return (f"HaarDetector(scale_factor={self.scale_factor}, min_neighbors={self.min_neighbors}"
+                f", min_size={self.min_size}, max_side={self.side}, angles={self.angles})")
+
+    def detect_upright(self, image, side=None, min_score=None, min_size=None, max_size=None):
+        """Also takes ``min_size`` / ``max_size``: face side range in photo pixels."""
+        gray, scale = _shrunk(_as_grey(image), side, self.shrink_with)
+        low = max(1, round((min_size or self.min_size) * scale))
+        high = round(max_size * scale) if max_size else 0
+        if high and high < low:
+            return []
+        found = self.cascade.detectMultiScale(
+            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+            minSize=(low, low), maxSize=(high, high))
+        return [Face(tuple(float(round(v / scale)) for v in box), 1.0)
+                for box in np.reshape(found, (-1, 4))]
+
+
+def load_detector(name="yunet", **settings):
+    """A detector by name: ``"yunet"`` (default) or ``"haar"``; ``settings`` go to its class."""
+    detectors = {"yunet": YuNetDetector, "haar": HaarDetector}
+    if name not in detectors:
+        raise ValueError(f"unknown face detector {name!r}: choose one of {sorted(detectors)}")
+    return detectors[name](**settings)

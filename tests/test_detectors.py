@@ -1,0 +1,117 @@
+"""Face detectors: one interface for YuNet and Haar, faces at any angle, none on textures."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from facial_keypoints import detectors
+
+# Grace Hopper's pupils in matplotlib's grace_hopper.jpg (512x600), read off the photo by eye.
+HOPPER_LEFT_EYE, HOPPER_RIGHT_EYE = (302, 186), (220, 189)
+
+
+def hopper():
+    import matplotlib
+
+    return cv2.imread(os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg"))
+
+
+def contains(box, point):
+    x, y, w, h = box
+    return x < point[0] < x + w and y < point[1] < y + h
+
+
+@pytest.mark.parametrize("name", ["yunet", "haar"])
+def test_both_detectors_find_grace_hopper_through_one_interface(name):
+    detector = detectors.load_detector(name)
+    for picture in (hopper(), cv2.cvtColor(hopper(), cv2.COLOR_BGR2GRAY),
+                    cv2.cvtColor(hopper(), cv2.COLOR_BGR2BGRA)):
+        found = detector.detect(picture)
+        assert len(found) == 1
+        face = found[0]
+        assert isinstance(face, detectors.Face) and 0 < face.score <= 1
+        assert contains(face.box, HOPPER_LEFT_EYE) and contains(face.box, HOPPER_RIGHT_EYE)
+        assert 150 < face.box[2] < 300 and abs(face.angle) < 10
+        if name == "yunet":  # five landmarks: the subject's right eye first (image left)
+            assert np.hypot(*(face.landmarks[0] - HOPPER_RIGHT_EYE)) < 20  # a quarter of the eye distance
+            assert np.hypot(*(face.landmarks[1] - HOPPER_LEFT_EYE)) < 20
+        else:
+            assert face.landmarks is None and face.score == 1
+
+
+def test_unknown_detector_and_missing_or_broken_files_are_named(tmp_path):
+    with pytest.raises(ValueError, match="mtcnn"):
+        detectors.load_detector("mtcnn")
+    with pytest.raises(FileNotFoundError, match="nothing.onnx"):
+        detectors.YuNetDetector(tmp_path / "nothing.onnx")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a network")
+    with pytest.raises(ValueError, match="broken.onnx"):
+        detectors.YuNetDetector(broken)
+    with pytest.raises(FileNotFoundError, match="no_such_cascade.xml"):
+        detectors.HaarDetector(tmp_path / "no_such_cascade.xml")
+    cascade = tmp_path / "broken.xml"
+    cascade.write_text("<opencv_storage>not a cascade</opencv_storage>")
+    with pytest.raises(ValueError, match="broken.xml"):
+        detectors.HaarDetector(cascade)
+
+
+@pytest.mark.parametrize("rotation, angle", [(cv2.ROTATE_90_CLOCKWISE, 90), (cv2.ROTATE_180, 180),
+                                             (cv2.ROTATE_90_COUNTERCLOCKWISE, -90)])
+def test_a_turned_face_is_found_with_its_angle(rotation, angle):
+    found = detectors.YuNetDetector().detect(cv2.rotate(hopper(), rotation))
+    assert len(found) == 1
+    turned_angle = (found[0].angle - angle + 180) % 360 - 180
+    assert abs(turned_angle) < 10
+
+
+def test_a_face_at_45_degrees_is_found_by_the_upright_check():
+    photo = hopper()
+    h, w = photo.shape[:2]
+    turned = cv2.warpAffine(photo, cv2.getRotationMatrix2D((w / 2, h / 2), -45, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REPLICATE)
+    found = detectors.YuNetDetector().detect(turned)
+    assert len(found) == 1 and 25 < found[0].angle < 65  # landmarks are rough at 45 degrees
+
+
+def test_a_large_photo_is_searched_on_a_small_copy_and_boxes_map_back():
+    photo = cv2.resize(hopper(), None, fx=5, fy=5, interpolation=cv2.INTER_CUBIC)  # 2560x3000
+    small = detectors.YuNetDetector().detect(hopper())[0]
+    big = detectors.YuNetDetector().detect(photo)
+    assert len(big) == 1
+    np.testing.assert_allclose(big[0].box, np.multiply(small.box, 5), atol=0.08 * 5 * small.box[2])
+    np.testing.assert_allclose(big[0].landmarks, (small.landmarks + 0.5) * 5 - 0.5,
+                               atol=0.06 * 5 * small.box[2])
+
+
+def test_a_face_filling_the_photo_is_still_found():
+    close_up = cv2.resize(hopper()[90:360, 130:400], (900, 900), interpolation=cv2.INTER_CUBIC)
+    found = detectors.YuNetDetector().detect(close_up)
+    assert len(found) == 1 and found[0].box[2] > 450
+
+
+def textures():
+    """Pictures with no face: noise at several scales, stripes, a brick-like grid."""
+    rng = np.random.default_rng(3)
+    cloudy = sum(cv2.resize(rng.uniform(0, 255, (s, s)), (640, 480), interpolation=cv2.INTER_CUBIC)
+                 for s in (4, 16, 64)) / 3
+    yy, xx = np.mgrid[0:480, 0:640]
+    stripes = 127 + 100 * np.sin(xx / 7.0) * np.cos(yy / 11.0)
+    bricks = np.where(((yy // 30) % 2 == 0) ^ ((xx // 60) % 2 == 0), 170, 90)
+    bricks = bricks + rng.normal(0, 20, bricks.shape)
+    return [np.clip(p, 0, 255).astype(np.uint8) for p in (cloudy, stripes, bricks)]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_no_face_on_a_texture(index):
+    assert detectors.YuNetDetector().detect(textures()[index]) == []
+
+
+def test_merge_keeps_the_best_of_overlapping_boxes():
+    a = detectors.Face((0, 0, 10, 10), 0.9)
+    b = detectors.Face((1, 1, 10, 10), 0.95)
+    c = detectors.Face((50, 50, 10, 10), 0.8)
+    assert detectors.merge_duplicates([a, b, c]) == [b, c]
+    assert detectors.iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
