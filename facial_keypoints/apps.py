@@ -23,15 +23,15 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 
-def sample_photo():
-    """Path of the photo used when none is given: Grace Hopper, shipped with matplotlib.
-    Raises FileNotFoundError naming the path if this matplotlib lacks it."""
-    import matplotlib
+SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "images" / "grace_hopper.jpg"
 
-    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-    if not path.is_file():
-        raise FileNotFoundError(f"matplotlib's sample photo is missing: {path}")
-    return path
+
+def sample_photo():
+    """Path of the photo used when none is given: Grace Hopper (a US Navy photo, public domain;
+    the copy matplotlib ships), in ``images/``. Raises FileNotFoundError naming the path."""
+    if not SAMPLE_PHOTO.is_file():
+        raise FileNotFoundError(f"the bundled sample photo is missing: {SAMPLE_PHOTO}")
+    return SAMPLE_PHOTO
 
 
 def as_predictor(model):
@@ -146,8 +146,8 @@ def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=Tru
 
     ``input``: a photo (writes a photo), a folder of photos (writes a folder), a video file
     (writes an mp4v video), or a camera index such as ``0`` (opens a window: q quits, s saves a
-    snapshot; with ``output`` the stream is also recorded). With no input, a photo of Grace Hopper
-    that ships with matplotlib. ``output`` defaults to ``sunglasses_<input name>`` in the current
+    snapshot; with ``output`` the stream is also recorded). With no input, the bundled photo of
+    Grace Hopper (``images/grace_hopper.jpg``). ``output`` defaults to ``sunglasses_<input name>`` in the current
     folder. ``glasses``: any PNG with an alpha channel (default ``images/sunglasses.png``).
     ``detector``: ``"yunet"`` (default), ``"haar"`` or a detector object; ``min_score``: drop
     faces scored lower. Prints where it wrote and returns that path (None for a camera without

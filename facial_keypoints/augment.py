@@ -62,9 +62,39 @@ def warp(image, points, matrix, flip=False):
     return warped.reshape(image.shape), moved
 
 
-def augment_batch(images, keypoints, rng, settings=Augmentation()):
+def alignments(keypoints):
+    """Per face, the 2x3 matrix (crop pixels -> crop pixels) that turns it upright and frames it
+    like the average face: the similarity that moves its own present keypoints onto
+    :data:`~.crops.MEAN_KEYPOINTS`, as the photo path's refinement pass does with predicted ones.
+    ``keypoints``: normalised ``(N, 30)``, NaN where missing; a face with fewer than two present
+    keypoints keeps the identity. Returns ``(N, 2, 3)``."""
+    from .crops import MEAN_KEYPOINTS, similarity
+
+    points = to_pixels(as_points(keypoints))
+    matrices = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(points), 1, 1))
+    for i, p in enumerate(points):
+        if np.isfinite(p).all(axis=1).sum() >= 2:
+            matrices[i] = similarity(p, MEAN_KEYPOINTS)
+    return matrices
+
+
+def align_batch(images, keypoints, matrices):
+    """Apply per-face matrices (from :func:`alignments`) to images and normalised keypoints."""
+    out_images = np.empty_like(images)
+    out_points = np.empty((len(images), 15, 2), np.float32)
+    points = to_pixels(as_points(keypoints))
+    for i in range(len(images)):
+        out_images[i], out_points[i] = warp(images[i], points[i], matrices[i])
+    return out_images, as_flat(to_normalised(out_points))
+
+
+def augment_batch(images, keypoints, rng, settings=Augmentation(), aligned=None):
     """Randomly transform a batch: images ``(N, 96, 96, 1)`` in [0, 1] and normalised keypoints
-    ``(N, 30)`` (NaN allowed). Returns new arrays; the inputs are not changed."""
+    ``(N, 30)`` (NaN allowed). Returns new arrays; the inputs are not changed.
+
+    ``aligned``: per-face matrices from :func:`alignments`, applied before the random change, so
+    that the random rotation, scale and shift play the part of what alignment at inference leaves
+    (:mod:`~.crops`)."""
     out_images = np.empty_like(images)
     out_points = np.empty((len(images), 15, 2), np.float32)
     points = to_pixels(as_points(keypoints))
@@ -76,6 +106,9 @@ def augment_batch(images, keypoints, rng, settings=Augmentation()):
             shift_xy=rng.uniform(-settings.shift, settings.shift, size=2) * IMAGE_SIZE,
             flip=flip,
         )
+        if aligned is not None:
+            matrix = np.vstack([matrix, [0, 0, 1]]) @ np.vstack([aligned[i], [0, 0, 1]])
+            matrix = matrix[:2]
         image, out_points[i] = warp(images[i], points[i], matrix, flip)
         contrast = 1.0 + rng.uniform(-settings.contrast, settings.contrast)
         brightness = rng.uniform(-settings.brightness, settings.brightness)

@@ -20,9 +20,10 @@ def cmd_train(args):
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, loss=args.loss, augment=args.augment,
         complete_only=args.complete_only, seed=args.seed, max_rows=args.max_rows,
-        strategy=args.strategy)
+        strategy=args.strategy, align=args.align, time_budget_s=args.time_budget, init=args.init)
     start = time.time()
-    model, history = training.train(args.data, args.out, config, resume=args.resume)
+    data = args.data if args.data and len(args.data) > 1 else (args.data or [None])[0]
+    model, history = training.train(data, args.out, config, resume=args.resume)
     best = min(history, key=lambda row: row["val_loss"]) if history else {}
     print(f"trained in {(time.time() - start) / 60:.1f} min; best epoch {best.get('epoch')} "
           f"(val_loss {best.get('val_loss', float('nan')):.3g}); model: {args.out}, "
@@ -39,7 +40,7 @@ def cmd_evaluate(args):
 
     predictor = load_predictor(args.model)
     result = evaluate(predictor.predict, args.data, split=args.split, seed=args.seed,
-                      flip_average=args.flip_average)
+                      flip_average=args.flip_average, refine=args.refine)
     result["model"] = str(args.model)
     if args.json:
         print(json.dumps(result))
@@ -111,7 +112,9 @@ def build_parser():
     p.add_argument("--quick", action="store_true", help="a smoke run: same as --preset quick")
     p.add_argument("--arch", help="model name (original, vgg-bn, resnet, original-1..9) or "
                                   "notation like 'C(16x2)-C(32x2)-D(512)-D(30)'")
-    p.add_argument("--data", help="training.csv or .zip, or their folder (default: data/)")
+    p.add_argument("--data", nargs="+",
+                   help="training.csv or .zip, or their folder (default: data/); more files add "
+                        "training faces, the first is split for validation")
     p.add_argument("--out", default="models/keypoints.keras", help="where to save (.keras)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="per device under a distribution strategy")
@@ -119,6 +122,11 @@ def build_parser():
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: off)")
     p.add_argument("--loss", choices=["mse", "wing"])
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on crops turned upright and framed from their own keypoints")
+    p.add_argument("--init", help="start from this .keras model's weights (fine-tuning)")
+    p.add_argument("--time-budget", type=float, help="stop after the epoch that passes this "
+                                                     "many seconds of training")
     p.add_argument("--complete-only", action=argparse.BooleanOptionalAction, default=None,
                    help="drop rows with missing keypoints (default: keep them, masked)")
     p.add_argument("--max-rows", type=int, help="use only the first N rows")
@@ -137,6 +145,9 @@ def build_parser():
     p.add_argument("--seed", type=int, default=42, help="split seed, as used for training")
     p.add_argument("--flip-average", action="store_true",
                    help="average with the prediction on the mirrored face")
+    p.add_argument("--refine", action="store_true",
+                   help="predict twice, the second time on the crop aligned from the first "
+                        "keypoints (for models trained with --align)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_evaluate)
 

@@ -287,6 +287,35 @@ def load_groups(data, sources=None):
     return groups[data.rows]
 
 
+def concatenate(parts):
+    """Several KeypointData as one, in order (``path`` and ``rows`` stay those of each part's
+    file; ``path`` is the first part's)."""
+    if len(parts) == 1:
+        return parts[0]
+    return KeypointData(*(np.concatenate([getattr(p, field) for p in parts])
+                          for field in ("images", "keypoints", "mask", "rows", "image_ids")),
+                        parts[0].path)
+
+
+def without_people(extra, people):
+    """The rows of an extra training file (e.g. the MTFL one) that show none of ``people`` (the
+    main file's validation groups), so that no validation person is trained on.
+
+    Its ``training_sources.csv`` names each row's person in ``name_group``, as
+    ``mtfl_lfw:<person>``, the same ``<person>`` as the main file's ``group``. Without such a
+    file every row is kept.
+    """
+    import pandas as pd
+
+    sources = extra.path.parent / "training_sources.csv"
+    if not sources.is_file():
+        return extra
+    table = pd.read_csv(sources, usecols=lambda c: c in ("group", "name_group"))
+    names = table["name_group" if "name_group" in table.columns else "group"].astype(str)
+    person = names.str.replace(r"^[a-z_]+:", "", regex=True).to_numpy()[extra.rows]
+    return extra.subset(~np.isin(person, np.asarray(list(people), dtype=str)))
+
+
 def split(data, val_fraction=0.2, seed=42, groups=None):
     """Deterministic train/validation split: ``(train, val)`` KeypointData.
 

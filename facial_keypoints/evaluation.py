@@ -32,24 +32,44 @@ def predict_crops(predict, images, flip_average=False, batch_size=256):
     return np.concatenate(outputs) if outputs else np.zeros((0, 30), np.float32)
 
 
+def predict_refined(predict, images, batch_size=256):
+    """Normalised ``(N, 30)`` keypoints of crops, predicted as the photo path does: a first pass
+    on the crop as it is, then a second on the crop turned upright and framed from the first
+    keypoints (:func:`~.crops.from_keypoints`), mapped back to the crop's own pixels. The way to
+    measure a model trained on aligned crops (``TrainConfig.align``)."""
+    from . import crops
+    from .keypoints import as_points, to_normalised, to_pixels
+
+    first = as_points(to_pixels(predict_crops(predict, images, batch_size=batch_size)))
+    transforms = [crops.from_keypoints(p) for p in first]
+    aligned = np.stack([crops.warp(image[..., 0], t, (96, 96)) for image, t in
+                        zip(images, transforms)])[..., None].astype(np.float32)
+    second = as_points(to_pixels(predict_crops(predict, aligned, batch_size=batch_size)))
+    back = np.stack([crops.to_photo(p, t) for p, t in zip(second, transforms)])
+    return as_flat(to_normalised(back))
+
+
 def mean_shape(data):
     """The average face: mean normalised keypoints ``(30,)`` over present values."""
     return np.nanmean(data.keypoints, axis=0)
 
 
-def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average=False):
+def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average=False,
+             refine=False):
     """Figures for ``predict`` on ``data`` (a KeypointData or a path).
 
     ``split`` is ``"val"`` (the validation side of the split that training used: same seed, same
     grouping, so the figures are honest), ``"train"`` or ``"all"``. The result has the keys of
     :func:`metrics.report` plus ``mean_shape_rmse_px`` (the average face's RMSE on the same rows)
-    and ``split``.
+    and ``split``. ``refine``: predict in two passes as the photo path does
+    (:func:`predict_refined`).
     """
     if not isinstance(data, datasets.KeypointData):
         data = datasets.load_dataset(data)
     train, val = datasets.split(data, val_fraction, seed, groups=datasets.load_groups(data))
     rows = {"val": val, "train": train, "all": data}[split]
-    predicted = predict_crops(predict, rows.images, flip_average)
+    predicted = (predict_refined(predict, rows.images) if refine
+                 else predict_crops(predict, rows.images, flip_average))
     result = metrics.report(rows.keypoints, predicted)
     average_face = np.broadcast_to(mean_shape(train), rows.keypoints.shape)
     result["mean_shape_rmse_px"] = metrics.rmse_px(rows.keypoints, average_face)

@@ -6,9 +6,11 @@ that moves, nears or turns (at any angle) is followed with no face detection at 
 detector only checks in now and then:
 
 * every ``anchor_every`` frames each face is looked for in a small picture cut upright around it
-  (:meth:`~.detectors.FaceDetector.detect_near`, about 1 ms with YuNet), and its crop is set back
-  to the one the detector's landmarks give. This keeps the crops from drifting, and a face that is
-  no longer there is missed and, after ``max_misses`` misses in a row, dropped;
+  (:meth:`~.detectors.FaceDetector.detect_near`, about 1.5 ms with YuNet). A face that is no
+  longer there is missed and, after ``max_misses`` misses in a row, dropped. Where the detector's
+  crop and the keypoints' crop disagree (their boxes overlap by less than
+  :data:`REANCHOR_OVERLAP`), the detector's takes over: this keeps the crops from drifting, while
+  a face the keypoints follow well keeps their steadier crop;
 * every ``redetect_every`` frames (and whenever a face was missed) the whole frame is searched on
   a copy at most ``detect_side`` pixels long, to pick up new faces; the turned copies (90, 180 and
   270 degrees) follow on the next frames, one per frame, so that no frame pays for all four;
@@ -28,6 +30,9 @@ from .detectors import iou, load_detector
 # than this factor and its centre moved by less than this share of the face's size.
 MAX_SIZE_CHANGE = 1.25
 MAX_MOVE = 0.5
+# A check near a face replaces the keypoints' crop by the detector's when their boxes overlap
+# (IoU) by less than this.
+REANCHOR_OVERLAP = 0.9
 
 
 def match_boxes(old, new, threshold=0.3):
@@ -61,8 +66,7 @@ class Track:
     """One face being followed.
 
     ``transform``: its crop transform in the current frame (photo -> crop pixels). ``score``: the
-    detector's last score for it. ``anchored``: True when the transform came from the detector this
-    frame. ``since_anchor``: frames since then. ``misses``: detector checks in a row that did not
+    detector's last score for it. ``anchored``: True when the detector found it this frame. ``since_anchor``: frames since then. ``misses``: detector checks in a row that did not
     find it. ``points``: its raw keypoints in the last frame, ``(15, 2)`` photo pixels.
     ``smoother`` and ``keypoints``: left to the caller (the sunglasses filter smooths there).
     """
@@ -75,6 +79,16 @@ class Track:
         """Set the crop to the one a detected :class:`~.detectors.Face` gives."""
         self.transform, self.score = face.transform(), face.score
         self.anchored, self.since_anchor, self.misses = True, 0, 0
+
+    def seen(self, face):
+        """The detector found this face again: keep the current crop unless the detector's
+        disagrees (:data:`REANCHOR_OVERLAP`). A face without landmarks (Haar) is always set back
+        to the detector's box, which is exactly how the training crops were framed."""
+        if (face.landmarks is None
+                or iou(crops.face_box(face.transform()), self.box) < REANCHOR_OVERLAP):
+            self.anchor(face)
+        else:
+            self.score, self.anchored, self.since_anchor, self.misses = face.score, True, 0, 0
 
     @property
     def box(self):
@@ -96,17 +110,19 @@ class FaceTracker:
     ``detector``: a :class:`~.detectors.FaceDetector` (default YuNet). ``redetect_every``: frames
     between full-frame searches. ``anchor_every``: frames between checks near each face (1: every
     frame). ``max_misses``: checks in a row that may miss a face before it is dropped.
-    ``detect_side``: long side of the copy a full-frame search runs on.
+    ``detect_side``: long side of the copy a full-frame search runs on; ``turned_side``: that of
+    its turned copies. ``check_pixels``: side of the picture a check near a face runs on.
 
     Per frame: :meth:`follow` gives the crop transforms, then :meth:`observe` takes the keypoints
     predicted in those crops.
     """
 
     def __init__(self, detector=None, redetect_every=30, anchor_every=2, max_misses=3,
-                 detect_side=320):
+                 detect_side=320, turned_side=192, check_pixels=128):
         self.detector = detector or load_detector("yunet")
         self.redetect_every, self.anchor_every = redetect_every, anchor_every
         self.max_misses, self.detect_side = max_misses, detect_side
+        self.turned_side, self.check_pixels = turned_side, check_pixels
         self.reset()
 
     def reset(self):
@@ -144,7 +160,11 @@ class FaceTracker:
             track.points = np.asarray(p)
 
     def _search(self, frame, angle):
-        found = self.detector.detect_turned(frame, angle, self.detect_side)
+        if angle == 0:  # a full search instead of the checks: first follow faces by keypoints
+            for track in self.tracks:
+                track.transform = _first(track.from_keypoints(frame.shape), track.transform)
+        found = self.detector.detect_turned(frame, angle,
+                                            self.turned_side if angle else self.detect_side)
         boxes = [crops.face_box(f.transform()) for f in found]
         if angle:
             # A turned copy only adds faces: YuNet also scores a face upside down fairly high, so
@@ -154,11 +174,10 @@ class FaceTracker:
             boxes = [crops.face_box(f.transform()) for f in found]
         matches = match_boxes([t.box for t in self.tracks], boxes)
         for i, j in matches:
-            self.tracks[i].anchor(found[j])
-        for track in self.tracks:
-            if not track.anchored:  # not seen in this copy: keep following it
-                track.misses += angle == 0  # an upright face should have been: check near it
-                track.transform = _first(track.from_keypoints(frame.shape), track.transform)
+            self.tracks[i].seen(found[j])
+        if angle == 0:  # an upright search at low resolution missed it: check near it next
+            for track in self.tracks:
+                track.misses += not track.anchored
         matched_found = {j for _, j in matches}
         self.tracks += [Track(face) for j, face in enumerate(found) if j not in matched_found]
         self._search_all = False
@@ -166,10 +185,11 @@ class FaceTracker:
     def _follow_one(self, frame, track):
         transform = track.from_keypoints(frame.shape)
         if transform is None or track.misses or track.since_anchor >= self.anchor_every:
-            face = self.detector.detect_near(frame, transform if transform is not None
-                                             else track.transform)
+            if transform is not None:
+                track.transform = transform
+            face = self.detector.detect_near(frame, track.transform, pixels=self.check_pixels)
             if face is not None and face.score >= self.detector.min_score:
-                track.anchor(face)
+                track.seen(face)
                 return
             track.misses += 1
             self._search_all = True  # look everywhere next frame

@@ -31,6 +31,8 @@ class TrainConfig:
     weight_decay: float = 1e-4  # AdamW; 0 gives the original's plain Adam
     loss: str = "wing"  # "mse" or "wing"
     augment: bool = True
+    align: bool = False  # train on crops turned upright and framed from their own keypoints
+    init: str = ""  # start from this .keras model's weights (fine-tuning) instead of random ones
     complete_only: bool = False  # drop rows with missing keypoints (the original did)
     patience: int = 0  # early stopping on val_loss; 0 = off
     min_delta: float = 1e-4
@@ -100,15 +102,20 @@ CUSTOM_OBJECTS = {"masked_mse": masked_mse, "masked_wing": masked_wing, "rmse_px
 
 # ----------------------------------------------------------------------------- batches
 
-def make_batches(data, batch_size, augment, seed, shuffle=True, multiple_of=1):
+def make_batches(data, batch_size, augment, seed, shuffle=True, multiple_of=1, align=False):
     """A Keras PyDataset of ``(images, targets)`` batches, reshuffled (and re-augmented) per epoch.
+
+    ``align``: every face is first turned upright and framed from its own keypoints
+    (:func:`~.augment.alignments`).
 
     ``multiple_of`` trims the last batch to a multiple of that many rows: a distribution strategy
     needs every batch to split evenly over its replicas (at most ``multiple_of - 1`` rows are left
     out, different ones every epoch when shuffling)."""
     import keras
 
-    from .augment import augment_batch
+    from .augment import align_batch, alignments, augment_batch
+
+    matrices = alignments(data.keypoints) if align else None
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
@@ -125,7 +132,11 @@ def make_batches(data, batch_size, augment, seed, shuffle=True, multiple_of=1):
             rows = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
             images, keypoints = data.images[rows], data.keypoints[rows]
             if augment:
-                images, keypoints = augment_batch(images, keypoints, self.rng)
+                images, keypoints = augment_batch(
+                    images, keypoints, self.rng,
+                    aligned=None if matrices is None else matrices[rows])
+            elif matrices is not None:
+                images, keypoints = align_batch(images, keypoints, matrices[rows])
             return images, pack_targets(keypoints, ~np.isnan(keypoints))
 
         def on_epoch_end(self):
@@ -264,7 +275,9 @@ def get_strategy(name):
 
 
 def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, verbose=1):
-    """Train a model on ``data`` (a KeypointData, or a path for :func:`data.load_dataset`).
+    """Train a model on ``data`` (a KeypointData, or a path for :func:`data.load_dataset`, or a
+    list of those: the first is split for validation, the others only add training faces, less
+    any of the first's validation people, see :func:`data.without_people`).
 
     The validation set is ``val_data`` or a split of ``data`` (grouped by person when the data
     set says who is who; see :func:`data.split`). The best model (lowest val_loss) is written to
@@ -284,18 +297,24 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ver
     out_path.parent.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
 
-    if not isinstance(data, datasets.KeypointData):
-        data = datasets.load_dataset(data)
+    parts = list(data) if isinstance(data, (list, tuple)) else [data]
+    parts = [p if isinstance(p, datasets.KeypointData) else datasets.load_dataset(p)
+             for p in parts]
     if config.max_rows:
-        data = data.subset(np.arange(min(config.max_rows, len(data))))
+        parts = [p.subset(np.arange(min(config.max_rows, len(p)))) for p in parts]
+    data, extras = parts[0], parts[1:]
     if val_data is None:  # the same split evaluation.evaluate() uses
-        data, val_data = datasets.split(data, config.val_fraction, config.seed,
-                                        groups=datasets.load_groups(data))
+        groups = datasets.load_groups(data)
+        data, val_data = datasets.split(data, config.val_fraction, config.seed, groups=groups)
+        if groups is not None and extras:
+            people = set(datasets.load_groups(val_data))
+            extras = [datasets.without_people(extra, people) for extra in extras]
+    data = datasets.concatenate([data] + extras)
     if config.complete_only:
         data, val_data = data.subset(data.complete), val_data.subset(val_data.complete)
 
     history_path = history_path_for(out_path)
-    settings = {**asdict(config), "data": str(data.path), "train_rows": len(data),
+    settings = {**asdict(config), "data": [str(p.path) for p in parts], "train_rows": len(data),
                 "val_rows": len(val_data), "resume": resume}
     strategy = get_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
@@ -306,6 +325,10 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ver
             model = keras.models.load_model(out_path, custom_objects=CUSTOM_OBJECTS)
         else:
             model = get_model(config.arch, config.last_activation)
+            if config.init:
+                from .architectures import load_model
+
+                model.set_weights(load_model(config.init).get_weights())
             optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
                          if config.weight_decay else keras.optimizers.Adam(config.learning_rate))
             model.compile(optimizer, loss=LOSSES[config.loss], metrics=[rmse_px])
@@ -315,8 +338,9 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ver
         return model, previous
 
     batches = make_batches(data, config.batch_size * replicas, config.augment, config.seed,
-                           multiple_of=replicas)
-    val = make_batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas)
+                           multiple_of=replicas, align=config.align)
+    val = make_batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas,
+                       align=config.align)
     callbacks = _callbacks(config, out_path, history_path, settings, previous)
     model.fit(batches, validation_data=val, epochs=config.epochs, initial_epoch=initial_epoch,
               callbacks=callbacks, verbose=verbose)

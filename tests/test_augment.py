@@ -70,3 +70,24 @@ def test_random_batch_keeps_labels_on_the_dots_and_nan_stays_nan():
         present = ~np.isnan(p).any(axis=1)
         patch = _brightness_at(image, p[present])
         assert np.median(patch) > np.median(image) + 0.2
+
+
+def test_alignment_turns_each_face_upright_onto_the_average_face():
+    from facial_keypoints.augment import align_batch, alignments
+    from facial_keypoints.crops import MEAN_KEYPOINTS, apply
+    from facial_keypoints.keypoints import as_flat, to_pixels
+
+    # Two faces: the average face turned by 25 degrees and shrunk, and one with only the eye
+    # centres and nose tip known (the rest NaN, as in most of Kaggle's rows).
+    turn = affine_matrix(rotation_deg=25, scale=0.85, shift_xy=(4, -3))
+    turned = apply(turn, MEAN_KEYPOINTS)
+    sparse = turned.copy()
+    sparse[[2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14]] = np.nan
+    keypoints = as_flat(to_normalised(np.stack([turned, sparse])))
+    images = np.random.default_rng(0).random((2, 96, 96, 1)).astype(np.float32)
+    _, aligned = align_batch(images, keypoints, alignments(keypoints))
+    points = to_pixels(as_points(aligned))
+    np.testing.assert_allclose(points[0], MEAN_KEYPOINTS, atol=1e-3)
+    present = np.isfinite(points[1]).all(axis=1)
+    np.testing.assert_allclose(points[1][present], MEAN_KEYPOINTS[present], atol=1e-3)
+    assert present.sum() == 3  # missing keypoints stay missing

@@ -117,3 +117,33 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
                             env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "EPOCHS 1" in result.stdout and (tmp_path / "d.keras").exists()
+
+
+def test_extra_files_add_training_faces_but_never_a_validation_person(tmp_path):
+    from facial_keypoints.data import concatenate, load_groups, split, without_people
+
+    images, keypoints = synthetic_faces(60, seed=2)
+    main_dir, extra_dir = tmp_path / "main", tmp_path / "extra"
+    main_dir.mkdir(), extra_dir.mkdir()
+    main = load_dataset(write_kaggle_csv(main_dir / "training.csv", images[:40], keypoints[:40]))
+    people = [f"person{i % 10}" for i in range(40)]
+    (main_dir / "training_sources.csv").write_text("row,group\n" + "".join(
+        f"{i},{p}\n" for i, p in enumerate(people)))
+    extra_points = keypoints[40:].copy()
+    extra_points[:, 4:20] = np.nan  # an extra file with some keypoints missing everywhere
+    extra = load_dataset(write_kaggle_csv(extra_dir / "training.csv", images[40:], extra_points))
+    (extra_dir / "training_sources.csv").write_text("row,group,name_group\n" + "".join(
+        f"{i},mtfl_lfw:person{i % 20},mtfl_lfw:person{i % 20}\n" for i in range(20)))
+    _, val = split(main, groups=load_groups(main))
+    val_people = set(load_groups(val))
+    kept = without_people(extra, val_people)
+    kept_people = {f"person{row % 20}" for row in kept.rows}
+    assert kept_people and not kept_people & val_people
+    assert len(kept) == sum(f"person{i % 20}" not in val_people for i in range(20))
+    assert len(concatenate([main, kept])) == 40 + len(kept)
+    # train() takes both files, splits the first and adds the rest, aligned crops included.
+    config = with_overrides(PRESETS["quick"], epochs=1, batch_size=16, align=True)
+    _, history = train([main_dir / "training.csv", extra_dir / "training.csv"], tmp_path / "m.keras",
+                       config, verbose=0)
+    saved = json.loads(history_path_for(tmp_path / "m.keras").read_text())["config"]
+    assert saved["train_rows"] == 40 - saved["val_rows"] + len(kept) and len(history) == 1
