@@ -156,12 +156,13 @@ def run_setting(name, image, predictor, detectors):
     return [(f.box, p) for f, p in zip(found, points)]
 
 
-def evaluate(photos, predictor, settings, angle=0, progress=True):
+def evaluate(photos, predictor, settings, angle=0, progress=True, yunet=None):
     """Every setting on every photo (turned by ``angle``): per setting the NME of each annotated
-    face (NaN where not found), the seconds per photo and the faces returned per photo."""
+    face (NaN where not found), the seconds per photo and the faces returned per photo.
+    ``yunet``: settings for :class:`YuNetDetector` (default: its defaults)."""
     from tqdm import tqdm
 
-    detectors = {"haar": HaarDetector(), "yunet": YuNetDetector()}
+    detectors = {"haar": HaarDetector(), "yunet": YuNetDetector(**(yunet or {}))}
     n_faces = sum(len(f) for f in photos.values())
     errors = {name: np.full(n_faces, np.nan) for name in settings}
     seconds = {name: [] for name in settings}
@@ -247,6 +248,8 @@ def main(argv=None):
                         help=f"which of {', '.join(SETTINGS)} (default: all; with --turned: yunet)")
     parser.add_argument("--turned", nargs="+", type=float, default=None, metavar="DEGREES",
                         help="turn every photo by each of these angles (counter-clockwise)")
+    parser.add_argument("--yunet", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="YuNetDetector settings, e.g. turned_side=320 check_pixels=128")
     parser.add_argument("--doubt", action="store_true",
                         help="report how the keypoints agree with the detector's landmarks")
     parser.add_argument("--json", action="store_true",
@@ -265,8 +268,10 @@ def main(argv=None):
     rows = []
     for angle in args.turned or [0]:
         angle = int(angle) if float(angle).is_integer() else angle
+        yunet = {name: json.loads(value) for name, value in
+                 (item.split("=", 1) for item in args.yunet)}
         errors, seconds, returned = evaluate(photos, predictor, settings, angle,
-                                             progress=not args.json)
+                                             progress=not args.json, yunet=yunet)
         rows += summarise(errors, seconds, returned, angle)
     if args.json:
         print(json.dumps({"data": str(args.data), "model": str(predictor.path),

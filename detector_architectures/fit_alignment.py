@@ -31,10 +31,12 @@ PAD = 48
 
 
 def landmarks_in_crops(images):
-    """YuNet's five landmarks in each 96x96 crop: ``(N, 5, 2)`` crop pixels, NaN where none."""
+    """YuNet's five landmarks and its box in each 96x96 crop: ``(N, 5, 2)`` crop pixels and
+    ``(N, 3)`` box centre x, y and long side, NaN where no face was found."""
     size = 96 + 2 * PAD
     detector = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (size, size), 0.5, 0.3, 50)
     found = np.full((len(images), 5, 2), np.nan)
+    boxes = np.full((len(images), 3), np.nan)
     for i, image in enumerate(images):
         grey = np.round(image[..., 0] * 255).astype(np.uint8)
         padded = cv2.copyMakeBorder(grey, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
@@ -44,7 +46,9 @@ def landmarks_in_crops(images):
         centres = faces[:, :2] + faces[:, 2:4] / 2
         best = faces[np.argmin(np.abs(centres - size / 2).sum(1))]
         found[i] = best[4:14].reshape(5, 2) - PAD
-    return found
+        x, y, w, h = best[:4]
+        boxes[i] = (x + w / 2 - 0.5 - PAD, y + h / 2 - 0.5 - PAD, max(w, h))
+    return found, boxes
 
 
 def main(argv=None):
@@ -53,10 +57,12 @@ def main(argv=None):
                                               / "training.zip"))
     args = parser.parse_args(argv)
     data = load_dataset(args.data)
-    landmarks = landmarks_in_crops(data.images)
+    landmarks, boxes = landmarks_in_crops(data.images)
     ok = np.isfinite(landmarks).all(axis=(1, 2))
     template = landmarks[ok].mean(0)
     print(f"faces found in {ok.sum()} of {len(ok)} crops of {args.data}")
+    print("BOX_TEMPLATE = ({:.2f}, {:.2f}, {:.2f})  # centre x, y and long side, crop pixels".format(
+        *boxes[ok].mean(0)))
     print("LANDMARK_TEMPLATE = np.array([")
     print("    " + ", ".join(f"[{x:.2f}, {y:.2f}]" for x, y in template) + ",")
     print("], dtype=np.float32)")

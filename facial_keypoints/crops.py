@@ -10,10 +10,13 @@ Three ways to choose ``M``, one per thing we may know about a face:
 
 * :func:`from_box`: a square box ``(x, y, w, h)`` (Haar), optionally turned by a multiple of 90
   degrees: the training data's own recipe, no rotation.
-* :func:`from_landmarks`: the detector's five landmarks (eyes, nose tip, mouth corners). ``M`` is
-  the least-squares similarity that moves them onto :data:`LANDMARK_TEMPLATE`, where the detector
-  puts them on average in the training crops. The face then reaches the model upright and framed
-  as in training, whatever its angle in the photo.
+* :func:`from_landmarks`: the detector's five landmarks (eyes, nose tip, mouth corners) and the
+  size of its box. The rotation and position are those of the least-squares similarity that moves
+  the landmarks onto :data:`LANDMARK_TEMPLATE`, where the detector puts them on average in the
+  training crops; the scale makes the box as large as the detector's box is there
+  (:data:`BOX_SIDE`), since the distances between landmarks shrink when a head turns sideways and
+  the box does not. The face then reaches the model upright and framed as in training, whatever
+  its angle in the photo.
 * :func:`from_keypoints`: the model's own 15 keypoints of a first pass, moved onto
   :data:`MEAN_KEYPOINTS` (the refinement pass, and the video tracker).
 
@@ -48,6 +51,8 @@ MEAN_KEYPOINTS = np.array([
 LANDMARK_TEMPLATE = np.array([
     [31.51, 38.77], [63.79, 38.80], [47.83, 57.51], [35.06, 72.55], [61.82, 72.79],
 ], dtype=np.float32)
+# The long side of YuNet's box in the same crops, on average (crop pixels; the same script).
+BOX_SIDE = 94.22
 
 
 def similarity(source, target):
@@ -72,9 +77,21 @@ def similarity(source, target):
     return np.hstack([rotation_scale, shift[:, None]]).astype(np.float64)
 
 
-def from_landmarks(landmarks):
-    """Crop transform from a detector's five landmarks (photo pixels, YuNet's order)."""
-    return similarity(landmarks, LANDMARK_TEMPLATE)
+def from_landmarks(landmarks, box_side=None):
+    """Crop transform from a detector's five landmarks (photo pixels, YuNet's order) and the long
+    side of its box (photo pixels; None: the scale comes from the landmarks too).
+
+    In a one-off comparison on AFW's 337 faces (shipped model), taking the scale from the box
+    instead of the landmarks moved the first pass's mean NME from 0.070 to 0.068 and its faces
+    under 0.10 from 89.3% to 90.5%; after the refinement pass, 0.063 and 93.2% became 0.062 and
+    94.1%."""
+    transform = similarity(landmarks, LANDMARK_TEMPLATE)
+    if box_side:  # rescale about the crop centre, which stays where it is in the photo
+        zoom = (BOX_SIDE / box_side) / scale_of(transform)
+        centre = (IMAGE_SIZE - 1) / 2
+        transform[:, :2] *= zoom
+        transform[:, 2] = zoom * transform[:, 2] + (1 - zoom) * centre
+    return transform
 
 
 def from_keypoints(keypoints):

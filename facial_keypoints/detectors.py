@@ -49,19 +49,21 @@ class Face:
     ``box``: ``(x, y, w, h)`` floats, upright, around the face. ``score``: the detector's
     confidence, 0..1 (Haar: always 1). ``landmarks``: ``(5, 2)`` (x, y) of the subject's right
     eye, left eye, nose tip, right and left mouth corners, or None (Haar). ``angle``: degrees the
-    face is turned clockwise on screen (0: upright).
+    face is turned clockwise on screen (0: upright). ``side``: the long side of the detector's own
+    box, which may be turned with the face (``box`` holds it upright).
     """
 
     box: tuple
     score: float
     landmarks: np.ndarray = None
     angle: float = 0.0
+    side: float = None
 
     def transform(self):
         """The crop transform that cuts this face upright, framed like the training crops
         (:mod:`.crops`)."""
         if self.landmarks is not None:
-            return crops.from_landmarks(self.landmarks)
+            return crops.from_landmarks(self.landmarks, self.side)
         x, y, w, h = self.box
         side = round(max(w, h))
         return crops.from_box((round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), side, side),
@@ -75,7 +77,10 @@ class Face:
         landmarks = None if self.landmarks is None else crops.apply(matrix, self.landmarks)
         turn = np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))
         angle = eye_angle(landmarks) if landmarks is not None else _wrap(self.angle + turn)
-        return Face((x0, y0, x1 - x0, y1 - y0), self.score, landmarks, angle)
+        side = None if self.side is None else float(self.side * np.sqrt(abs(np.linalg.det(
+            matrix[:, :2]))))
+        box = tuple(float(v) for v in (x0, y0, x1 - x0, y1 - y0))
+        return Face(box, self.score, landmarks, angle, side)
 
 
 def eye_angle(landmarks):
@@ -142,6 +147,8 @@ class FaceDetector:
     candidate_score = 0.0
     # A face more than this far from upright in the copy it was found in is checked upright.
     max_tilt = 25.0
+    # Side of the picture a candidate is checked in (pixels).
+    check_pixels = 96
 
     def detect_upright(self, image, side=None, min_score=None):
         """Faces of one picture as it is (no turned copies): list of :class:`Face` in its pixels.
@@ -152,8 +159,8 @@ class FaceDetector:
         """Every face of a photo (grey, BGR or BGRA uint8), at the angles this detector searches:
         a list of :class:`Face` in photo pixels, left to right."""
         small, scale = _shrunk(self.prepare(image), self.side, self.shrink_with)
-        candidates = [face for angle in self.angles
-                      for face in self._candidates(small, angle, self.turned_side if angle else None)]
+        candidates = [pair for angle in self.angles
+                      for pair in self._candidates(small, angle, self.turned_side if angle else None)]
         faces = self._checked(small, candidates)
         return sorted((f.moved(_scaling(1 / scale)) for f in faces), key=lambda f: f.box[0])
 
@@ -171,26 +178,24 @@ class FaceDetector:
         return as_bgr(image) if self.needs_colour else _as_grey(image)
 
     def _candidates(self, image, angle, side):
-        """Faces in ``image`` turned by ``angle`` and shrunk to ``side``, in ``image``'s pixels;
-        ``checked`` says whether they may be kept without a second look."""
+        """Faces in ``image`` turned by ``angle`` and shrunk to ``side``, in ``image``'s pixels,
+        as ``(face, sure)`` pairs: ``sure`` when it may be kept without a second look."""
+        if angle % 90 and side:  # a diagonal copy grows by up to sqrt(2): shrink it first
+            side = round(side / np.sqrt(2))
         small, scale = _shrunk(image, side, self.shrink_with)
-        height, width = small.shape[:2]
-        turned = small if angle == 0 else cv2.rotate(small, _ROTATIONS[angle])
-        back = crops.compose(_scaling(1 / scale), _unturn(angle, width, height))
-        candidates = []
-        for face in self.detect_upright(turned, None, self.candidate_score):
-            upright = face.score >= self.min_score and abs(_wrap(face.angle)) <= self.max_tilt
-            face = face.moved(back)
-            face.checked = upright
-            candidates.append(face)
-        return candidates
+        turned, back = _turn(small, angle)
+        back = crops.compose(_scaling(1 / scale), back)
+        return [(face.moved(back),
+                 face.score >= self.min_score and abs(_wrap(face.angle)) <= self.max_tilt)
+                for face in self.detect_upright(turned, None, self.candidate_score)]
 
     def _checked(self, image, candidates):
         """Merge duplicates, then check the faces that need it (see the module notes)."""
+        sure = {id(face): ok for face, ok in candidates}
         faces = []
-        for face in merge_duplicates(candidates):
-            if not face.checked:
-                face = self.detect_near(image, face.transform(), margin=1.0)
+        for face in merge_duplicates([face for face, _ in candidates]):
+            if not sure[id(face)]:
+                face = self.detect_near(image, face.transform(), 1.0, self.check_pixels)
             if face is not None and face.score >= self.min_score:
                 faces.append(face)
         return merge_duplicates(faces)
@@ -200,25 +205,19 @@ class FaceDetector:
         in a ``pixels``-square picture turned like that crop (so the face is upright in it),
         reaching ``margin`` face sizes beyond the crop on each side. Returns the :class:`Face`
         nearest the centre, in photo pixels, or None. About 2.5 ms with YuNet on 2 cores."""
-        zoom = 1.0 / (1.0 + 2.0 * margin)
-        centre = (crops.IMAGE_SIZE - 1) / 2
-        to_patch = crops.compose(
-            np.array([[zoom * pixels / crops.IMAGE_SIZE, 0, 0], [0, zoom * pixels / crops.IMAGE_SIZE,
-                                                                 0]]),
-            crops.compose(np.array([[1, 0, -centre], [0, 1, -centre]]), transform))
-        to_patch[:, 2] += (pixels - 1) / 2
-        patch = crops.warp(image, to_patch, (pixels, pixels))
-        found = self.detect_upright(patch, None, self.candidate_score)
-        if not found:
-            return None
+        zoom = pixels / (crops.IMAGE_SIZE * (1.0 + 2.0 * margin))  # picture px per crop px
+        shift = (pixels - 1) / 2 - zoom * (crops.IMAGE_SIZE - 1) / 2  # crop centre -> middle
+        to_patch = crops.compose(np.array([[zoom, 0, shift], [0, zoom, shift]]), transform)
+        found = self.detect_upright(crops.warp(image, to_patch, (pixels, pixels)), None,
+                                    self.candidate_score)
         middle = (pixels - 1) / 2
 
         def distance(face):
             x, y, w, h = face.box
             return np.hypot(x + w / 2 - middle, y + h / 2 - middle)
 
-        best = min(found, key=distance)
-        if distance(best) > 0.25 * pixels:
+        best = min(found, key=distance, default=None)
+        if best is None or distance(best) > 0.25 * pixels:
             return None
         return best.moved(crops.invert(to_patch))
 
@@ -228,6 +227,20 @@ def _scaling(factor):
     (pixel centres at integers)."""
     shift = 0.5 * factor - 0.5
     return np.array([[factor, 0, shift], [0, factor, shift]])
+
+
+def _turn(image, angle):
+    """``image`` turned by ``angle`` degrees counter-clockwise on screen (on a canvas grown to hold
+    all of it), and the 2x3 transform from its pixels back to ``image``'s."""
+    height, width = image.shape[:2]
+    if angle % 90 == 0:
+        turned = image if angle % 360 == 0 else cv2.rotate(image, _ROTATIONS[angle % 360])
+        return turned, _unturn(angle % 360, width, height)
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    size = (int(np.ceil(height * sin + width * cos)), int(np.ceil(height * cos + width * sin)))
+    matrix[:, 2] += ((size[0] - 1) / 2 - (width - 1) / 2, (size[1] - 1) / 2 - (height - 1) / 2)
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR), crops.invert(matrix)
 
 
 def _unturn(angle, width, height):
@@ -270,28 +283,29 @@ def _shrunk(image, side, interpolation=cv2.INTER_LINEAR):
 class YuNetDetector(FaceDetector):
     """YuNet through ``cv2.FaceDetectorYN`` (``detector_architectures/``, MIT licence).
 
-    ``min_score`` 0.7: the faces kept. On AFW it keeps 99.7% of the annotated faces and hardly
-    anything else (``benchmarks/afw.py``). ``candidate_score`` 0.15: weaker hits that are checked
-    in an upright picture of their own; faces turned by about 45 degrees score low in every copy,
-    and this check is what finds them. ``side`` 480 and ``turned_side`` 320: long sides of the
-    copies searched (the photo itself is cropped at full resolution).
+    ``min_score`` 0.7: the faces kept. ``candidate_score`` 0.2: weaker hits that are checked in an
+    upright picture of their own (``check_pixels`` square); faces turned by about 45 degrees score
+    low in every copy, and this check is what finds them. ``side`` 480 and ``turned_side`` 256:
+    long sides of the copies searched (the photo itself is cropped at full resolution). Figures
+    for these settings: ``benchmarks/afw.py`` (README).
     """
 
     needs_colour = True
 
-    def __init__(self, path=None, side=480, angles=(0, 90, 180, 270), turned_side=320,
-                 min_score=0.7, candidate_score=0.15, nms_threshold=0.3):
+    def __init__(self, path=None, side=480, angles=(0, 90, 180, 270), turned_side=256,
+                 min_score=0.7, candidate_score=0.2, nms_threshold=0.3, check_pixels=96):
         self.path = Path(path) if path is not None else YUNET_PATH
         if not self.path.is_file():
             raise FileNotFoundError(f"YuNet face detector file not found: {self.path}")
+        self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
+        self.min_score, self.candidate_score = min_score, candidate_score
+        self.nms_threshold, self.check_pixels = nms_threshold, check_pixels
+        self._nets = {}
         try:
-            self.net = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320),
-                                                 candidate_score, nms_threshold, 5000)
+            self._net(320, 320)
         except cv2.error as error:
             raise ValueError(f"could not load a YuNet detector from {self.path}: "
                              f"{str(error).strip().splitlines()[-1]}") from None
-        self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
-        self.min_score, self.candidate_score = min_score, candidate_score
 
     def __repr__(self):
         return (f"YuNetDetector(side={self.side}, angles={self.angles}, "
@@ -311,17 +325,32 @@ class YuNetDetector(FaceDetector):
         threshold = self.candidate_score if min_score is None else min_score
         return merge_duplicates([f for f in found if f.score >= threshold])
 
+    def _net(self, width, height):
+        """A network for pictures of this size. Changing a network's input size costs as much as
+        the detection itself, so one is kept per size (the 48 most recent)."""
+        net = self._nets.pop((width, height), None)
+        if net is None:
+            net = cv2.FaceDetectorYN.create(str(self.path), "", (width, height),
+                                            self.candidate_score, self.nms_threshold, 5000)
+        self._nets[width, height] = net
+        while len(self._nets) > 48:
+            del self._nets[next(iter(self._nets))]
+        return net
+
     def _run(self, image, scale):
+        # Padded (black, right and bottom) to whole multiples of 32 pixels, which the network
+        # needs anyway, so that photos of slightly different shapes share one network.
         height, width = image.shape[:2]
-        self.net.setInputSize((width, height))
-        _, rows = self.net.detect(image)
+        image = cv2.copyMakeBorder(image, 0, -height % 32, 0, -width % 32, cv2.BORDER_CONSTANT)
+        _, rows = self._net(image.shape[1], image.shape[0]).detect(image)
         faces = []
         for row in (rows if rows is not None else []):
             landmarks = row[4:14].reshape(5, 2).astype(np.float64)
             # pixel centres: detector pixel u covers photo [(u - 0.5) / s - 0.5 + ...]
             landmarks = (landmarks + 0.5) / scale - 0.5
             x, y, w, h = (float(v) / scale for v in row[:4])
-            faces.append(Face((x, y, w, h), float(row[14]), landmarks, eye_angle(landmarks)))
+            faces.append(Face((x, y, w, h), float(row[14]), landmarks, eye_angle(landmarks),
+                              max(w, h)))
         return faces
 
 
@@ -375,7 +404,7 @@ class HaarDetector(FaceDetector):
         found = self.cascade.detectMultiScale(
             gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(low, low), maxSize=(high, high))
-        return [Face(tuple(float(round(v / scale)) for v in box), 1.0)
+        return [Face(tuple(float(round(float(v) / scale)) for v in box), 1.0)
                 for box in np.reshape(found, (-1, 4))]
 
 
