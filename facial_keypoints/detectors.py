@@ -159,8 +159,10 @@ class FaceDetector:
         """Every face of a photo (grey, BGR or BGRA uint8), at the angles this detector searches:
         a list of :class:`Face` in photo pixels, left to right."""
         small, scale = _shrunk(self.prepare(image), self.side, self.shrink_with)
+        copies = {}  # shrunk copies by side, shared by the turned copies
         candidates = [pair for angle in self.angles
-                      for pair in self._candidates(small, angle, self.turned_side if angle else None)]
+                      for pair in self._candidates(small, angle, self.turned_side if angle else None,
+                                                   copies)]
         faces = self._checked(small, candidates)
         return sorted((f.moved(_scaling(1 / scale)) for f in faces), key=lambda f: f.box[0])
 
@@ -177,12 +179,16 @@ class FaceDetector:
         """The picture this detector works on: BGR (CNN) or grey (Haar) uint8."""
         return as_bgr(image) if self.needs_colour else _as_grey(image)
 
-    def _candidates(self, image, angle, side):
+    def _candidates(self, image, angle, side, copies=None):
         """Faces in ``image`` turned by ``angle`` and shrunk to ``side``, in ``image``'s pixels,
-        as ``(face, sure)`` pairs: ``sure`` when it may be kept without a second look."""
+        as ``(face, sure)`` pairs: ``sure`` when it may be kept without a second look.
+        ``copies``: a dict that keeps the shrunk copies for the other angles."""
         if angle % 90 and side:  # a diagonal copy grows by up to sqrt(2): shrink it first
             side = round(side / np.sqrt(2))
-        small, scale = _shrunk(image, side, self.shrink_with)
+        copies = {} if copies is None else copies
+        if side not in copies:
+            copies[side] = _shrunk(image, side, self.shrink_with)
+        small, scale = copies[side]
         turned, back = _turn(small, angle)
         back = crops.compose(_scaling(1 / scale), back)
         return [(face.moved(back),
