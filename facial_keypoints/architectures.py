@@ -145,19 +145,6 @@ def build_vgg_bn(spec="C(32x2)-C(64x2)-C(128x2)-C(256x2)", dense=256, name="keyp
     return keras.Model(inputs, outputs, name=name)
 
 
-def soft_argmax_grid(height, width):
-    """``(height * width, 2)`` normalised (x, y) centres of the cells of a heatmap that covers
-    the 96x96 crop, row-major: cell (i, j) spans crop pixels ``[j*s, (j+1)*s)`` with ``s = 96/W``."""
-    import numpy as np
-
-    def centres(cells):
-        step = IMAGE_SIZE / cells
-        return ((np.arange(cells) + 0.5) * step - 0.5 - IMAGE_SIZE / 2) / (IMAGE_SIZE / 2)
-
-    xs, ys = np.meshgrid(centres(width), centres(height))
-    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype("float32")
-
-
 def build_heatmap(widths=(16, 32, 64), dilations=(1, 2, 4, 8), name="keypoint_heatmap"):
     """The project's default model: heatmaps and a soft-argmax instead of a dense head.
 
@@ -186,25 +173,31 @@ def build_heatmap(widths=(16, 32, 64), dilations=(1, 2, 4, 8), name="keypoint_he
     return keras.Model(inputs, outputs, name=name)
 
 
+def _original_row(name):
+    spec, activation, _, _ = ORIGINAL_TABLE[name]
+    return lambda: build_model(spec, activation, name=name.replace("-", "_"))
+
+
 # Every model a user can ask for by name: the nine original rows, the original's final model, and
 # the project's own. Each entry builds a fresh, uncompiled model.
+MODELS = {
+    **{name: _original_row(name) for name in ORIGINAL_TABLE},
+    "original": lambda: build_model(ORIGINAL_FINAL, "tanh", name="original"),
+    "vgg-bn": build_vgg_bn,
+    "resnet": build_resnet,
+    "heatmap": build_heatmap,
+}
+
+
 def model_names():
-    return list(ORIGINAL_TABLE) + ["original", "vgg-bn", "resnet", "heatmap"]
+    """The names :func:`get_model` knows, in the order of :data:`MODELS`."""
+    return list(MODELS)
 
 
 def get_model(name_or_spec, last_activation="tanh"):
-    """Build a model by name (see :func:`model_names`) or from a notation string."""
-    if name_or_spec == "resnet":
-        return build_resnet()
-    if name_or_spec == "vgg-bn":
-        return build_vgg_bn()
-    if name_or_spec == "heatmap":
-        return build_heatmap()
-    if name_or_spec == "original":
-        return build_model(ORIGINAL_FINAL, "tanh", name="original")
-    if name_or_spec in ORIGINAL_TABLE:
-        spec, activation, _, _ = ORIGINAL_TABLE[name_or_spec]
-        return build_model(spec, activation, name=name_or_spec.replace("-", "_"))
+    """Build a model by name (see :data:`MODELS`) or from a notation string."""
+    if name_or_spec in MODELS:
+        return MODELS[name_or_spec]()
     if name_or_spec.startswith(("C(", "D(")):
         return build_model(name_or_spec, last_activation)
     raise ValueError(f"unknown model {name_or_spec!r}: use one of {model_names()} or a notation "

@@ -101,6 +101,8 @@ def add_detector_options(parser):
 
 
 def build_parser():
+    from .architectures import model_names
+
     parser = argparse.ArgumentParser(
         prog="python -m facial_keypoints",
         description="Find 15 facial keypoints with a CNN and put sunglasses on every face.")
@@ -110,8 +112,8 @@ def build_parser():
     p.add_argument("--preset", choices=["default", "original", "quick"], default="default",
                    help="a recipe from facial_keypoints.training.PRESETS (default: default)")
     p.add_argument("--quick", action="store_true", help="a smoke run: same as --preset quick")
-    p.add_argument("--arch", help="model name (original, vgg-bn, resnet, original-1..9) or "
-                                  "notation like 'C(16x2)-C(32x2)-D(512)-D(30)'")
+    p.add_argument("--arch", help=f"model name ({', '.join(model_names())}) or notation like "
+                                  "'C(16x2)-C(32x2)-D(512)-D(30)' (default: heatmap)")
     p.add_argument("--data", nargs="+",
                    help="training.csv or .zip, or their folder (default: data/); more files add "
                         "training faces, the first is split for validation")

@@ -305,7 +305,7 @@ def _global_average_pooling2d(graph, layer, names, rank):
 
 
 def _soft_argmax(graph, layer, names, rank):
-    from .architectures import soft_argmax_grid
+    from .layers import soft_argmax_grid
 
     _, height, width, channels = layer.input.shape
     flat = graph.weight([0, channels, height * width], f"{layer.name}/shape", np.int64)

@@ -6,9 +6,22 @@ Keras can rebuild saved models that use it.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
-from .architectures import soft_argmax_grid
+from .keypoints import IMAGE_SIZE
+
+
+def soft_argmax_grid(height, width):
+    """``(height * width, 2)`` normalised (x, y) centres of the cells of a heatmap that covers
+    the 96x96 crop, row-major: cell (i, j) spans crop pixels ``[j*s, (j+1)*s)`` with ``s = 96/W``.
+    The soft-argmax's keypoints are these centres, weighted by the heatmap's softmax."""
+    def centres(cells):
+        step = IMAGE_SIZE / cells
+        return ((np.arange(cells) + 0.5) * step - 0.5 - IMAGE_SIZE / 2) / (IMAGE_SIZE / 2)
+
+    xs, ys = np.meshgrid(centres(width), centres(height))
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype("float32")
 
 
 @keras.saving.register_keras_serializable(package="facial_keypoints")
@@ -17,7 +30,7 @@ class SoftArgmax(keras.layers.Layer):
 
     Each of the K maps goes through a softmax over its H*W cells, and the keypoint is the
     probability-weighted mean of the cell centres (normalised crop coordinates, see
-    :func:`architectures.soft_argmax_grid`). Unlike a dense head this keeps the network
+    :func:`soft_argmax_grid`). Unlike a dense head this keeps the network
     translation-equivariant: a face that moves by a pixel moves every heatmap by a pixel, which
     is what lets it learn from a few thousand faces.
     """

@@ -44,3 +44,22 @@ def test_every_named_model_predicts_and_survives_keras_format(tmp_path):
         model.save(path)
         again = keras.models.load_model(path)
         np.testing.assert_allclose(model.predict_on_batch(x), again.predict_on_batch(x), atol=1e-6)
+
+
+def test_the_heatmap_model_saves_and_reloads_with_its_soft_argmax(tmp_path):
+    from facial_keypoints.architectures import load_model
+
+    model = get_model("heatmap")
+    images = np.random.default_rng(0).random((3, 96, 96, 1)).astype(np.float32)
+    model.save(tmp_path / "heatmap.keras")
+    reloaded = load_model(tmp_path / "heatmap.keras")
+    np.testing.assert_allclose(reloaded(images, training=False), model(images, training=False),
+                               atol=1e-6)
+
+
+def test_every_registered_name_is_offered_on_the_command_line():
+    from facial_keypoints.cli import build_parser
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    arch_help = next(a.help for a in train._actions if "--arch" in a.option_strings)
+    assert all(name in arch_help for name in model_names())
