@@ -147,11 +147,13 @@ def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=Tru
     ``input``: a photo (writes a photo), a folder of photos (writes a folder), a video file
     (writes an mp4v video), or a camera index such as ``0`` (opens a window: q quits, s saves a
     snapshot; with ``output`` the stream is also recorded). With no input, the bundled photo of
-    Grace Hopper (``images/grace_hopper.jpg``). ``output`` defaults to ``sunglasses_<input name>`` in the current
-    folder. ``glasses``: any PNG with an alpha channel (default ``images/sunglasses.png``).
-    ``detector``: ``"yunet"`` (default), ``"haar"`` or a detector object; ``min_score``: drop
-    faces scored lower. Prints where it wrote and returns that path (None for a camera without
-    ``output``).
+    Grace Hopper (``images/grace_hopper.jpg``). ``output`` defaults to ``sunglasses_<input name>``
+    in the current folder. ``glasses``: any PNG with an alpha channel (default
+    ``images/sunglasses.png``). ``detector``: ``"yunet"`` (default), ``"haar"`` or a detector
+    object; ``min_score``: drop faces scored lower. ``refine``: the second keypoint pass on
+    photos; videos and cameras need none, as their tracker already cuts each face from its
+    keypoints of the frame before (:mod:`.tracking`). Prints where it wrote and returns that path
+    (None for a camera without ``output``).
     """
     from . import video
 
@@ -160,7 +162,7 @@ def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=Tru
     detector = as_detector(detector, min_score)
     if input is not None and video.is_camera(str(input)):
         video.show_window(int(input), output=output, predictor=predictor, glasses=glasses,
-                          refine=refine, detector=detector)
+                          detector=detector)
         if output is not None:
             print(f"wrote {output}")
         return output
@@ -174,8 +176,7 @@ def run_sunglasses(input=None, output=None, model=None, glasses=None, refine=Tru
     elif source.suffix.lower() in VIDEO_SUFFIXES:
         output = Path(output or f"sunglasses_{source.stem}.mp4")
         frames = video.write_video(source, output, predictor=predictor, glasses=glasses,
-                                   refine=refine, show_fps=False, progress=progress,
-                                   detector=detector)
+                                   show_fps=False, progress=progress, detector=detector)
         print(f"wrote {output} ({frames} frames)")
         return output
     else:
