@@ -16,6 +16,7 @@ import cv2
 from .detectors import load_detector
 from .faces import find_keypoints
 from .keypoints import named
+from .paths import project_folder
 from .predictor import load_predictor
 from .sunglasses import as_glasses, put_sunglasses
 
@@ -23,7 +24,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 
-SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "images" / "grace_hopper.jpg"
+SAMPLE_PHOTO = project_folder("images") / "grace_hopper.jpg"
 
 
 def sample_photo():

@@ -185,10 +185,34 @@ def build_parser():
     return parser
 
 
+# The optional parts of the install (pyproject.toml) and the modules that only they bring.
+EXTRAS = {"train": ("tensorflow", "keras", "onnx", "pandas", "matplotlib"),
+          "notebooks": ("ipywidgets", "IPython", "ipykernel")}
+
+
+def missing_extra(error):
+    """For a ModuleNotFoundError of an optional module: the one-line fix, else None."""
+    top = (error.name or "").split(".")[0]
+    for extra, modules in EXTRAS.items():
+        if top in modules:
+            return (f"this command needs {top}, which comes with the {extra!r} extra: "
+                    f"pip install 'facial-keypoints[{extra}]' (or pip install -r requirements.txt)")
+    return None
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
+    except ModuleNotFoundError as error:
+        fix = missing_extra(error)
+        if fix is None:
+            raise
+        print(f"error: {fix}", file=sys.stderr)
+        return 2
+    except ImportError as error:  # e.g. an OpenCV without Haar cascades: the message names the fix
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

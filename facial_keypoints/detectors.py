@@ -35,8 +35,9 @@ import cv2
 import numpy as np
 
 from . import crops
+from .paths import project_folder
 
-DETECTORS_DIR = Path(__file__).resolve().parent.parent / "detector_architectures"
+DETECTORS_DIR = project_folder("detector_architectures")
 YUNET_PATH = DETECTORS_DIR / "face_detection_yunet_2023mar.onnx"
 CASCADE_PATH = DETECTORS_DIR / "haarcascade_frontalface_default.xml"
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from .keypoints import IMAGE_SIZE, as_points
+from .paths import project_folder
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = project_folder("models")
 DEFAULT_MODEL = MODELS_DIR / "keypoints.keras"
 DEFAULT_ONNX = MODELS_DIR / "keypoints.onnx"  # preferred when present: faster, no TensorFlow
 

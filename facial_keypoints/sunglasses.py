@@ -22,8 +22,9 @@ import cv2
 import numpy as np
 
 from .keypoints import KEYPOINT_INDEX, LEFT_EYE, RIGHT_EYE
+from .paths import project_folder
 
-GLASSES_PATH = Path(__file__).resolve().parent.parent / "images" / "sunglasses.png"
+GLASSES_PATH = project_folder("images") / "sunglasses.png"
 WIDTH_FACTOR = 1.2  # glasses width / distance between the outer eye corners
 LEFT_OUTER = KEYPOINT_INDEX["left_eye_outer_corner"]
 RIGHT_OUTER = KEYPOINT_INDEX["right_eye_outer_corner"]

@@ -43,3 +43,14 @@ def test_train_evaluate_and_submission(tmp_path, capsys):
 def test_missing_data_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(tmp_path)]) == 2
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_a_command_missing_an_optional_part_names_the_extra_to_install(monkeypatch, capsys):
+    import sys
+
+    from facial_keypoints import cli
+
+    monkeypatch.setitem(sys.modules, "keras", None)  # as if the 'train' extra were not installed
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    assert cli.main(["train", "--quick", "--data", "nowhere.csv", "--out", "x.keras"]) == 2
+    assert "pip install 'facial-keypoints[train]'" in capsys.readouterr().err
