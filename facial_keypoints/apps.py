@@ -21,6 +21,7 @@ from .predictor import load_predictor
 from .sunglasses import as_glasses, put_sunglasses
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+ALPHA_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}  # formats that may carry an alpha channel
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 
@@ -60,13 +61,14 @@ def read_image(path):
 
     Like ``cv2.imread``, but it raises a clear error naming the path instead of returning None,
     and it turns the pixels as the photo's EXIF orientation tag says (phones store portrait photos
-    sideways and set that tag), keeping an alpha channel where there is one.
+    sideways and set that tag). PNG, TIFF and WebP files keep their alpha channel (and are read
+    as stored).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path}")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # keeps alpha and 16 bits, ignores EXIF
-    if image is not None and (image.ndim == 2 or image.shape[2] == 3):
-        # These flags read the same pixels but honour the EXIF orientation.
+    if Path(path).suffix.lower() in ALPHA_SUFFIXES:  # may have an alpha channel: keep it
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    else:  # these flags keep 16 bits and grey, and honour the EXIF orientation
         image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
         raise ValueError(f"not an image OpenCV can read: {path}")
