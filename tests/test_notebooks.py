@@ -1,4 +1,5 @@
-"""The four notebooks run top to bottom in quick mode, without a cell error.
+"""The four notebooks run top to bottom in quick mode, without a cell error, and show what they
+are there to show (each notebook's key table, checked for sane values).
 
 Each notebook is read into memory and executed by a fresh ``python3`` kernel (ipykernel provides
 that kernel spec when it is installed in the same environment) with the notebooks' folder as the
@@ -61,15 +62,43 @@ def test_notebook_runs_in_quick_mode(name, shared_cache, monkeypatch, tmp_path):
     except nbclient.exceptions.CellExecutionError as error:
         pytest.fail(f"{name}: a cell failed in quick mode:\n{error}", pytrace=False)
     assert (NOTEBOOKS_DIR / name).read_bytes() == committed  # the notebook file is untouched
-    if name == "4_sunglasses.ipynb":
-        check_detector_comparison(notebook)
+    CHECKS[name](notebook)
 
 
-def cell_text(notebook, marker):
-    """The plain-text outputs of the first code cell whose source contains ``marker``."""
+def cell_text(notebook, marker, kind="text/plain"):
+    """The outputs (printed text, or results as ``kind``) of the first code cell whose source
+    contains ``marker``."""
     cell = next(c for c in notebook.cells if c.cell_type == "code" and marker in c.source)
-    return "\n".join(output.get("text", "") or output.get("data", {}).get("text/plain", "")
+    return "\n".join(output.get("text", "") or output.get("data", {}).get(kind, "")
                      for output in cell.outputs)
+
+
+def check_data_notebook(notebook):
+    """Notebook 1 shows every keypoint's statistics and a split that shares no person."""
+    from facial_keypoints.keypoints import KEYPOINT_NAMES
+
+    table = cell_text(notebook, "table.astype(float)")
+    assert all(name in table for name in KEYPOINT_NAMES), table
+    split = cell_text(notebook, "train_groups, val_groups")
+    assert "0 on both sides" in split, split
+
+
+def check_training_notebook(notebook):
+    """Notebook 2 measures the original recipe beside the average face, in pixels."""
+    table = cell_text(notebook, '"average face": summary(average_result)')
+    rows = {line.split("  ")[0].strip(): line.split()[-3:] for line in table.splitlines()[1:]}
+    for row in ("average face", "original recipe"):
+        rmse = float(rows[row][0])
+        assert 0 < rmse < 48, table  # pixels of the 96-pixel crop
+
+
+def check_comparison_notebook(notebook):
+    """Notebook 3's table has a row for each of the original's models and the project's."""
+    from facial_keypoints.architectures import ORIGINAL_TABLE
+
+    table = cell_text(notebook, "results[columns].sort_values", kind="text/html")
+    for name in list(ORIGINAL_TABLE) + ["heatmap", "vgg-bn", "resnet", "average face"]:
+        assert f">{name}<" in table, name
 
 
 def check_detector_comparison(notebook):
@@ -83,3 +112,8 @@ def check_detector_comparison(notebook):
             if "heads at" in line and f" {detector} " in line:
                 rows[detector] = int(line.split(detector)[1].split()[0])  # the faces column
     assert rows["YuNet"] >= 3 and rows["YuNet"] > rows["Haar"], table
+
+
+CHECKS = {"1_data.ipynb": check_data_notebook, "2_train.ipynb": check_training_notebook,
+          "3_compare_models.ipynb": check_comparison_notebook,
+          "4_sunglasses.ipynb": check_detector_comparison}
