@@ -35,13 +35,13 @@ class SoftArgmax(keras.layers.Layer):
     is what lets it learn from a few thousand faces.
     """
 
-    def build(self, input_shape):
-        self.grid = ops.convert_to_tensor(soft_argmax_grid(input_shape[1], input_shape[2]))
-
     def call(self, heatmaps):
+        # The grid is a constant made here, from the static heatmap size, and not a tensor kept
+        # on the layer: exported to ONNX, a kept tensor becomes a second graph input.
+        grid = ops.convert_to_tensor(soft_argmax_grid(heatmaps.shape[1], heatmaps.shape[2]))
         shape = ops.shape(heatmaps)
         logits = ops.transpose(ops.reshape(heatmaps, (shape[0], -1, shape[3])), (0, 2, 1))
-        points = ops.matmul(ops.softmax(logits, axis=-1), self.grid)  # (N, K, 2)
+        points = ops.matmul(ops.softmax(logits, axis=-1), grid)  # (N, K, 2)
         return ops.reshape(points, (shape[0], -1))
 
     def compute_output_shape(self, input_shape):
