@@ -132,12 +132,12 @@ def turn(image, faces, angle):
     height, width = image.shape[:2]
     matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle, 1.0)
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-    new_w, new_h = int(np.ceil(height * sin + width * cos)), int(np.ceil(height * cos + width * sin))
+    new_w = int(np.ceil(height * sin + width * cos))
+    new_h = int(np.ceil(height * cos + width * sin))
     matrix[:, 2] += ((new_w - 1) / 2 - (width - 1) / 2, (new_h - 1) / 2 - (height - 1) / 2)
     turned = cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT)
-    return turned, [{"points": crops.apply(matrix, f["points"]), "all": crops.apply(matrix, f["all"])}
-                    for f in faces]
+    return turned, [{key: crops.apply(matrix, f[key]) for key in ("points", "all")} for f in faces]
 
 
 def run_setting(name, image, predictor, detectors):

@@ -259,5 +259,6 @@ def _whole_pixel_box(transform):
 
 def _crop_box(gray, box):
     x, y, w, h = box
-    crop = cv2.resize(cut(gray, x, y, x + w, y + h), (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    crop = cv2.resize(cut(gray, x, y, x + w, y + h), (IMAGE_SIZE, IMAGE_SIZE),
+                      interpolation=cv2.INTER_AREA)
     return crop.astype(np.float32) / 255.0

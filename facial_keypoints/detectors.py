@@ -70,8 +70,8 @@ class Face:
             return crops.from_landmarks(self.landmarks, self.side)
         x, y, w, h = self.box
         side = round(max(w, h))
-        return crops.from_box((round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), side, side),
-                              round(self.angle / 90) * 90)
+        corner = (round(x + w / 2 - side / 2), round(y + h / 2 - side / 2))
+        return crops.from_box((*corner, side, side), round(self.angle / 90) * 90)
 
     def moved(self, matrix):
         """This face seen through a 2x3 transform (e.g. from a turned copy back to the photo)."""
@@ -164,9 +164,8 @@ class FaceDetector:
         a list of :class:`Face` in photo pixels, left to right."""
         small, scale = _shrunk(self.prepare(image), self.side, self.shrink_with)
         copies = {}  # shrunk copies by side, shared by the turned copies
-        candidates = [pair for angle in self.angles
-                      for pair in self._candidates(small, angle, self.turned_side if angle else None,
-                                                   copies)]
+        candidates = [pair for angle in self.angles for pair in
+                      self._candidates(small, angle, self.turned_side if angle else None, copies)]
         faces = self._checked(small, candidates)
         return sorted((f.moved(_scaling(1 / scale)) for f in faces), key=lambda f: f.box[0])
 
@@ -330,8 +329,8 @@ class YuNetDetector(FaceDetector):
         # look again on a copy a third as large (a ninth of the time).
         if max(small.shape[:2]) > 360:
             tiny, tiny_scale = _shrunk(image, max(small.shape[:2]) // 3, self.shrink_with)
-            found += [f for f in self._run(tiny, tiny_scale) if f.box[2] > 0.25 * max(small.shape[:2])
-                      / scale]
+            large = 0.25 * max(small.shape[:2]) / scale  # photo pixels
+            found += [f for f in self._run(tiny, tiny_scale) if f.box[2] > large]
         threshold = self.candidate_score if min_score is None else min_score
         return merge_duplicates([f for f in found if f.score >= threshold])
 

@@ -66,8 +66,9 @@ class Track:
     """One face being followed.
 
     ``transform``: its crop transform in the current frame (photo -> crop pixels). ``score``: the
-    detector's last score for it. ``anchored``: True when the detector found it this frame. ``since_anchor``: frames since then. ``misses``: detector checks in a row that did not
-    find it. ``points``: its raw keypoints in the last frame, ``(15, 2)`` photo pixels.
+    detector's last score for it. ``anchored``: True when the detector found it this frame.
+    ``since_anchor``: frames since then. ``misses``: detector checks in a row that did not find
+    it. ``points``: its raw keypoints in the last frame, ``(15, 2)`` photo pixels.
     ``smoother`` and ``keypoints``: left to the caller (the sunglasses filter smooths there).
     """
 

@@ -36,10 +36,11 @@ class SunglassesFilter:
     copy at most ``detect_side`` pixels long). ``glasses``: picture, see
     :func:`~.sunglasses.as_glasses`. ``redetect_every``: frames between full-frame searches for new
     faces. ``anchor_every``: frames between detector checks near each followed face (1: every
-    frame). ``max_misses``: checks in a row that may miss a face before it is dropped. ``smoothing``: One-Euro settings
-    ``(min_cutoff, beta)`` or None for none. ``refine``: second keypoint pass per face (see
-    :func:`~.faces.predict_keypoints`). See :class:`~.tracking.FaceTracker` for how faces are
-    followed.
+    frame). ``max_misses``: checks in a row that may miss a face before it is dropped.
+    ``smoothing``: One-Euro settings ``(min_cutoff, beta)`` or None for none. ``refine``: second
+    keypoint pass per face (see :func:`~.faces.predict_keypoints`; off, since the tracker already
+    cuts each face from its keypoints of the frame before). See :class:`~.tracking.FaceTracker`
+    for how faces are followed.
 
     After each frame, ``timings`` maps each of :data:`STAGES` to the seconds that frame spent in
     it: ``detect`` (finding and following faces), ``crop``, ``keypoints`` (the model) and

@@ -35,7 +35,8 @@ def test_both_detectors_find_grace_hopper_through_one_interface(name):
         assert contains(face.box, HOPPER_LEFT_EYE) and contains(face.box, HOPPER_RIGHT_EYE)
         assert 150 < face.box[2] < 300 and abs(face.angle) < 10
         if name == "yunet":  # five landmarks: the subject's right eye first (image left)
-            assert np.hypot(*(face.landmarks[0] - HOPPER_RIGHT_EYE)) < 20  # a quarter of the eye distance
+            # within a quarter of the eye distance
+            assert np.hypot(*(face.landmarks[0] - HOPPER_RIGHT_EYE)) < 20
             assert np.hypot(*(face.landmarks[1] - HOPPER_LEFT_EYE)) < 20
         else:
             assert face.landmarks is None and face.score == 1
