@@ -20,7 +20,8 @@ from .keypoints import COLUMNS, KEYPOINT_NAMES
 from .metrics import argmax_accuracy, nme, per_keypoint_rmse_px, rmse_px
 from .plotting import plot_data, plot_grid, plot_history, plot_per_keypoint
 from .predictor import load_predictor
-from .training import PRESETS, TrainConfig, train, with_overrides
+from .config import PRESETS, TrainConfig, with_overrides
+from .training import train
 
 # Photos, sunglasses and video.
 from .crops import crop_faces

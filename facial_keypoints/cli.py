@@ -14,9 +14,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def cmd_train(args):
     from . import export, training
+    from .config import PRESETS, with_overrides
 
-    config = training.with_overrides(
-        training.PRESETS["quick" if args.quick else args.preset],
+    config = with_overrides(
+        PRESETS["quick" if args.quick else args.preset],
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, loss=args.loss, augment=args.augment,
         complete_only=args.complete_only, seed=args.seed, max_rows=args.max_rows,
@@ -110,7 +111,7 @@ def build_parser():
 
     p = commands.add_parser("train", help="train a model on Kaggle-format data")
     p.add_argument("--preset", choices=["default", "original", "quick"], default="default",
-                   help="a recipe from facial_keypoints.training.PRESETS (default: default)")
+                   help="a recipe from facial_keypoints.config.PRESETS (default: default)")
     p.add_argument("--quick", action="store_true", help="a smoke run: same as --preset quick")
     p.add_argument("--arch", help=f"model name ({', '.join(model_names())}) or notation like "
                                   "'C(16x2)-C(32x2)-D(512)-D(30)' (default: heatmap)")

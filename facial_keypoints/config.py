@@ -1,0 +1,51 @@
+"""What a training run depends on, as plain data: :class:`TrainConfig` and the named presets.
+
+No TensorFlow here: the command line, the notebooks and the benchmarks read and change settings
+without loading it. :func:`~.training.train` takes a :class:`TrainConfig`.
+"""
+
+from dataclasses import dataclass, replace
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Presets below are instances of this."""
+
+    arch: str = "heatmap"  # a name from architectures.model_names() or a notation string
+    last_activation: str = "tanh"  # only for notation strings
+    epochs: int = 60
+    batch_size: int = 32  # per replica under a distribution strategy
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"  # "cosine" (warm-up, then cosine decay) or "constant"; the decay
+    # runs over ``epochs``, or over ``time_budget_s`` when that is set
+    weight_decay: float = 1e-4  # AdamW; 0 gives the original's plain Adam
+    loss: str = "wing"  # "mse" or "wing"
+    augment: bool = True
+    align: bool = False  # train on crops turned upright and framed from their own keypoints
+    init: str = ""  # start from this .keras model's weights (fine-tuning) instead of random ones
+    complete_only: bool = False  # drop rows with missing keypoints (the original did)
+    patience: int = 0  # early stopping on val_loss; 0 = off
+    min_delta: float = 1e-4
+    val_fraction: float = 0.2
+    seed: int = 42
+    max_rows: int = 0  # use at most this many rows (0 = all): for smoke runs
+    time_budget_s: float = 0  # stop after the epoch that passes this many seconds (0 = no limit)
+    strategy: str = "default"  # "default", "mirrored" or "multi-worker"
+
+
+PRESETS = {
+    # The original project's recipe, as published: its final VGG-style model, plain Adam, MSE, batch
+    # 16, early stopping with patience 10, complete rows only, no augmentation.
+    "original": TrainConfig(arch="original", epochs=100, batch_size=16, learning_rate=1e-3,
+                            schedule="constant", weight_decay=0.0, loss="mse", augment=False,
+                            complete_only=True, patience=10),
+    # The project's recipe (see models/README.md for what each part buys).
+    "default": TrainConfig(),
+    # A smoke run: a few hundred rows, two epochs.
+    "quick": TrainConfig(epochs=2, max_rows=256, batch_size=32),
+}
+
+
+def with_overrides(config, **overrides):
+    """A copy of ``config`` with the given fields changed; None values are ignored."""
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
