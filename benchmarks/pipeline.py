@@ -26,7 +26,7 @@ Python process: imports, model loading and the first frame). The ``fast`` stages
 filter's own per-frame ``timings``; FPS is measured in the same run.
 
 A tracking check runs the ``fast`` tracker once more without smoothing and compares, frame by
-frame, its face boxes and keypoints with those of a full-resolution, full-frame Haar detection of
+frame, its face crops and keypoints with those of a full-resolution, full-frame YuNet detection of
 the same frame.
 
 Without a trained model (``models/keypoints.keras``) a stand-in is used: the untrained

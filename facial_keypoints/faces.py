@@ -13,6 +13,7 @@ The path, one step per module::
 :func:`find_keypoints` does all of it.
 """
 
+import cv2
 import numpy as np
 
 from . import crops
@@ -55,8 +56,6 @@ def to_gray(image):
     Colour images are assumed to be in OpenCV's BGR order (``cv2.imread``), as the training
     data was converted with ``cv2.COLOR_BGR2GRAY``.
     """
-    import cv2
-
     image = as_uint8(image)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
