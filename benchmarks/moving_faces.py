@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facial_keypoints.apps import sample_photo
+from facial_keypoints.photos import sample_photo
 
 PHOTO_FACE = (155, 105, 222, 222)  # Haar's box of the face in that photo: x, y, w, h
 FRAME_SIZE = (640, 480)  # width, height

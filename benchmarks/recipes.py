@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facial_keypoints import data as datasets  # noqa: E402
 from facial_keypoints.evaluation import evaluate  # noqa: E402
-from facial_keypoints.training import PRESETS, train, with_overrides  # noqa: E402
+from facial_keypoints.config import PRESETS, with_overrides  # noqa: E402
+from facial_keypoints.training import train  # noqa: E402
 
 CANDIDATES = {
     "original recipe": dict(arch="original", loss="mse", augment=False, schedule="constant",
@@ -50,7 +51,7 @@ def main():
         config = with_overrides(PRESETS["default"], epochs=args.epochs, **overrides)
         start = time.time()
         model, _ = train(data, Path(args.out) / (name.replace(" ", "_").replace(",", "") + ".keras"),
-                         config, verbose=2)
+                         config, overwrite=True, verbose=2)
         seconds = time.time() - start
         plain = evaluate(model.predict_on_batch, data)
         flipped = evaluate(model.predict_on_batch, data, flip_average=True)

@@ -16,8 +16,15 @@ in normalised coordinates (see :mod:`facial_keypoints.keypoints`).
 """
 
 import re
+import zipfile
+from pathlib import Path
 
+import keras
+from keras import layers
+
+from .errors import InputError
 from .keypoints import IMAGE_SIZE, NUM_COORDS
+from .layers import SoftArgmax  # also registers it with Keras, so saved models that use it load
 
 # The original's final model ("inspired by VGG-16/19"): 2,852,942 parameters.
 ORIGINAL_FINAL = "C(16x2)-C(32x2)-C(64x3)-C(128x3)-D(512)-D(30)"
@@ -45,19 +52,19 @@ def parse_spec(spec):
     for part in spec.replace(" ", "").split("-"):
         match = _BLOCK.match(part)
         if not match:
-            raise ValueError(
+            raise InputError(
                 f"bad block {part!r} in architecture {spec!r}: expected C(filters), "
                 "C(filtersxrepeats) or D(units), e.g. 'C(16x2)-C(32)-D(512)-D(30)'"
             )
         kind, width, repeats = match.group(1), int(match.group(2)), int(match.group(3) or 1)
         if kind == "D" and repeats != 1:
-            raise ValueError(f"dense block {part!r} in {spec!r} cannot repeat; write D(units)")
+            raise InputError(f"dense block {part!r} in {spec!r} cannot repeat; write D(units)")
         blocks.append((kind, width, repeats))
     kinds = "".join(kind for kind, _, _ in blocks)
     if not re.fullmatch(r"C*D+", kinds):
-        raise ValueError(f"architecture {spec!r} must be C blocks followed by D blocks")
+        raise InputError(f"architecture {spec!r} must be C blocks followed by D blocks")
     if blocks[-1][1] != NUM_COORDS:
-        raise ValueError(f"architecture {spec!r} must end in D({NUM_COORDS}), one per coordinate")
+        raise InputError(f"architecture {spec!r} must end in D({NUM_COORDS}), one per coordinate")
     return blocks
 
 
@@ -67,9 +74,6 @@ def build_model(spec=ORIGINAL_FINAL, last_activation="tanh", dropout=0.5, name=N
     ``last_activation`` is ``"tanh"`` (outputs confined to [-1, 1]) or ``None`` (linear), the two
     choices of the original table.
     """
-    import keras
-    from keras import layers
-
     blocks = parse_spec(spec)
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
     x = inputs
@@ -102,9 +106,6 @@ def build_resnet(widths=(32, 64, 128, 256), name="keypoint_resnet"):
     residual pair of 3x3 convolutions. Global average pooling keeps the head small, and a linear
     output predicts normalised coordinates (no tanh: points may legitimately sit near the border).
     """
-    import keras
-    from keras import layers
-
     def conv_bn(x, filters, stride=1, relu=True):
         x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
         x = layers.BatchNormalization()(x)
@@ -128,9 +129,6 @@ def build_resnet(widths=(32, 64, 128, 256), name="keypoint_resnet"):
 def build_vgg_bn(spec="C(32x2)-C(64x2)-C(128x2)-C(256x2)", dense=256, name="keypoint_vgg_bn"):
     """The original's VGG-style stack with batch normalisation after every convolution, a
     smaller dense head and a linear output."""
-    import keras
-    from keras import layers
-
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
     x = inputs
     for kind, width, repeats in parse_spec(spec + f"-D({NUM_COORDS})")[:-1]:
@@ -153,11 +151,6 @@ def build_heatmap(widths=(16, 32, 64), dilations=(1, 2, 4, 8), name="keypoint_he
     resolution, a 1x1 convolution draws one heatmap per keypoint, and ``layers.SoftArgmax`` turns
     each map into an (x, y). About 150,000 parameters, 20 times fewer than the original.
     """
-    import keras
-    from keras import layers
-
-    from .layers import SoftArgmax
-
     def conv_bn(x, filters, dilation=1):
         x = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
         return layers.ReLU()(layers.BatchNormalization()(x))
@@ -200,20 +193,22 @@ def get_model(name_or_spec, last_activation="tanh"):
         return MODELS[name_or_spec]()
     if name_or_spec.startswith(("C(", "D(")):
         return build_model(name_or_spec, last_activation)
-    raise ValueError(f"unknown model {name_or_spec!r}: use one of {model_names()} or a notation "
+    raise InputError(f"unknown model {name_or_spec!r}: use one of {model_names()} or a notation "
                      "like 'C(16x2)-C(32x2)-D(512)-D(30)'")
 
 
 def load_model(path):
     """Load a ``.keras`` model saved by this project (its custom layers included), uncompiled.
 
-    Raises FileNotFoundError naming the path."""
-    from pathlib import Path
-
-    import keras
-
-    from . import layers  # noqa: F401  (registers SoftArgmax with Keras)
-
+    Raises FileNotFoundError, or InputError for a file that is not a loadable Keras model (cut
+    short, something else, or holding code that Keras' safe mode refuses), naming the path."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    return keras.models.load_model(path, compile=False)
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a Keras model (a .keras file is a zip archive; this one is "
+                         "damaged or something else)")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"{path}: cannot be loaded as a Keras model: {reason}") from error

@@ -8,8 +8,10 @@ mirrored, becomes a right eye). Missing keypoints (NaN) stay missing.
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
+from .crops import MEAN_KEYPOINTS, similarity
 from .keypoints import FLIP_PERMUTATION, IMAGE_SIZE, as_flat, as_points, to_normalised, to_pixels
 
 
@@ -52,8 +54,6 @@ def affine_matrix(rotation_deg=0.0, scale=1.0, shift_xy=(0.0, 0.0), flip=False):
 def warp(image, points, matrix, flip=False):
     """Apply ``matrix`` to one ``(96, 96)`` or ``(96, 96, 1)`` image and its ``(15, 2)`` crop-pixel
     points. ``flip`` must say whether the matrix mirrors, so the left/right labels get swapped."""
-    import cv2
-
     warped = cv2.warpAffine(image.reshape(IMAGE_SIZE, IMAGE_SIZE), matrix, (IMAGE_SIZE, IMAGE_SIZE),
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     moved = points @ matrix[:, :2].T + matrix[:, 2]
@@ -68,8 +68,6 @@ def alignments(keypoints):
     :data:`~.crops.MEAN_KEYPOINTS`, as the photo path's refinement pass does with predicted ones.
     ``keypoints``: normalised ``(N, 30)``, NaN where missing; a face with fewer than two present
     keypoints keeps the identity. Returns ``(N, 2, 3)``."""
-    from .crops import MEAN_KEYPOINTS, similarity
-
     points = to_pixels(as_points(keypoints))
     matrices = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(points), 1, 1))
     for i, p in enumerate(points):

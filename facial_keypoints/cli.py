@@ -1,20 +1,177 @@
-"""The command line: ``python -m facial_keypoints COMMAND ...``. Each command is a thin wrapper
-around a library function; ``--help`` on any command lists its options."""
+"""The command line: ``python -m facial_keypoints COMMAND ...`` (or ``facial-keypoints COMMAND``).
+
+Every command lives here, each a short function over the library: ``keypoints`` and ``sunglasses``
+for photos, folders, videos and cameras; ``train``, ``evaluate``, ``export`` and ``submission`` for
+models. ``--help`` on any command lists its options.
+
+Bad input ends a command with one line naming the file and what is wrong, and exit status 2
+(``--debug`` shows the traceback instead); anything else is a bug and keeps its traceback. No
+command replaces a file that the user did not name.
+"""
 
 import argparse
 import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from . import video
+from .config import PRESETS, with_overrides
+from .detectors import load_detector
+from .errors import InputError
+from .faces import find_keypoints
+from .keypoints import named
+from .photos import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_output, fresh_path, image_paths,
+                     read_image, sample_photo, write_image)
+from .predictor import load_predictor
+from .sunglasses import load_glasses, put_sunglasses
 
 # TensorFlow's start-up chatter hides the output a user asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Videos are written with the mp4v codec, which these containers hold.
+VIDEO_OUTPUT_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv"}
+
+
+# ----------------------------------------------------------------------------- photos and videos
+
+def cmd_keypoints(args):
+    """Faces and keypoints of photos, one line per photo: JSON with ``--json``, else a summary.
+    Exit status 1 when no photo could be read."""
+    predictor, detector = load_predictor(args.model), detector_from(args)
+    done = failed = 0
+    for path in image_paths(args.paths):
+        try:
+            image = read_image(path)
+        except (InputError, OSError) as error:
+            record, failed = {"image": path, "error": str(error)}, failed + 1
+        else:
+            record = keypoints_record(path, image, find_keypoints(image, predictor, detector))
+            done += 1
+        print(json.dumps(record) if args.json else summary(record), flush=True)
+    if not done:
+        print(f"error: none of the {failed} input(s) could be read" if failed
+              else f"error: no photos in {' '.join(args.paths)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def keypoints_record(path, image, faces):
+    """The JSON-ready result for one photo: its size and each face's box, score, angle (degrees
+    clockwise) and named keypoints, box and keypoints in photo pixels (x, y)."""
+    height, width = image.shape[:2]
+    return {"image": str(path), "width": width, "height": height,
+            "faces": [{"box": [round(float(v), 1) for v in face["box"]],
+                       "score": face["score"], "angle": face["angle"],
+                       "keypoints": {name: [round(x, 2), round(y, 2)]
+                                     for name, (x, y) in named(face["keypoints"]).items()}}
+                      for face in faces]}
+
+
+def summary(record):
+    """A readable version of :func:`keypoints_record`'s result."""
+    if "error" in record:
+        return f"{record['image']}: error: {record['error']}"
+    lines = [f"{record['image']}: {record['width']}x{record['height']}, "
+             f"{len(record['faces'])} face(s)"]
+    for i, face in enumerate(record["faces"]):
+        eyes = [face["keypoints"][n] for n in ("left_eye_center", "right_eye_center")]
+        lines.append(f"  face {i}: box {face['box']}, score {face['score']:.2f}, eyes at "
+                     + " and ".join(f"({x:.1f}, {y:.1f})" for x, y in eyes))
+    return "\n".join(lines)
+
+
+def cmd_sunglasses(args):
+    """Sunglasses on a photo (writes a photo), a folder of photos (a folder), a video file (an
+    mp4v video) or a camera index (a window; ``-o`` also records). With no input, the bundled
+    photo. Without ``-o`` the output is ``sunglasses_<input name>`` in the current folder, with a
+    number added when that name is taken."""
+    source = args.input if args.input is not None else str(sample_photo())
+    camera = video.is_camera(source)
+    if not camera and not Path(source).exists():
+        raise FileNotFoundError(f"no such file or folder: {source}")
+    kind = ("camera" if camera else "folder" if Path(source).is_dir()
+            else "video" if Path(source).suffix.lower() in VIDEO_SUFFIXES else "photo")
+    output = output_for(kind, source, args.output)
+    glasses = load_glasses(args.glasses)  # a bad glasses file fails before the model loads
+    predictor, detector = load_predictor(args.model), detector_from(args)
+    settings = dict(predictor=predictor, glasses=glasses, detector=detector)
+
+    if kind == "camera":
+        video.show_window(int(source), output=output, **settings)
+        if output is not None:
+            print(f"wrote {output}")
+    elif kind == "folder":
+        return sunglasses_folder(Path(source), output, predictor, glasses, detector)
+    elif kind == "video":
+        frames = video.write_video(source, output, show_fps=False, **settings)
+        print(f"wrote {output} ({frames} frames)")
+    else:
+        image = read_image(source)
+        faces = find_keypoints(image, predictor, detector)
+        write_image(output, put_sunglasses(image, faces, glasses))
+        print(f"wrote {output} ({len(faces)} face(s))")
+    return 0
+
+
+def output_for(kind, source, output):
+    """Where ``sunglasses`` writes: ``output`` checked for the kind of input, or a fresh default
+    name (None for a camera without one)."""
+    if kind == "camera":
+        return None if output is None else check_output(output, VIDEO_OUTPUT_SUFFIXES, "video")
+    if output is not None:
+        if kind == "folder":
+            if Path(output).exists() and not Path(output).is_dir():
+                raise InputError(f"{output} is a file: the output of a folder is a folder")
+            return Path(output)
+        suffixes = VIDEO_OUTPUT_SUFFIXES if kind == "video" else IMAGE_SUFFIXES
+        return check_output(output, suffixes, kind if kind == "video" else "image")
+    source = Path(source)
+    name = {"folder": source.resolve().name, "video": f"{source.stem}.mp4",
+            "photo": source.name}[kind]
+    default = Path(f"sunglasses_{name}")
+    if kind == "photo" and default.suffix.lower() not in IMAGE_SUFFIXES:
+        default = default.with_suffix(".png")
+    return fresh_path(default)
+
+
+def sunglasses_folder(folder, output, predictor, glasses, detector):
+    """Every photo of ``folder`` into ``output`` (same names), with a progress bar; photos that
+    cannot be read are named and skipped. Exit status 1 when none could be."""
+    paths = list(image_paths([folder]))
+    written = 0
+    for path in tqdm(paths, unit="photo"):
+        try:
+            image = read_image(path)
+        except (InputError, OSError) as error:
+            tqdm.write(f"skipped {path}: {error}")
+            continue
+        faces = find_keypoints(image, predictor, detector)
+        write_image(output / Path(path).name, put_sunglasses(image, faces, glasses))
+        written += 1
+    print(f"wrote {written} of {len(paths)} photo(s) to {output}/")
+    return 0 if written else 1
+
+
+def detector_from(args):
+    """The detector that ``--detector`` and ``--min-score`` ask for."""
+    if args.detector == "haar" or args.min_score is None:
+        return load_detector(args.detector)
+    return load_detector(args.detector, min_score=args.min_score)
+
+
+# ----------------------------------------------------------------------------- models
+# These commands need the `train` extra (TensorFlow, pandas): they import it when they run, so
+# that the commands above work with the filter's light install.
 
 def cmd_train(args):
+    """Train a model. Without ``--out`` it goes to a new file under ``runs/``; an existing
+    ``--out`` needs ``--resume`` or ``--overwrite``, its ONNX twin too."""
     from . import export, training
-    from .config import PRESETS, with_overrides
 
     config = with_overrides(
         PRESETS["quick" if args.quick else args.preset],
@@ -22,72 +179,86 @@ def cmd_train(args):
         learning_rate=args.learning_rate, loss=args.loss, augment=args.augment,
         complete_only=args.complete_only, seed=args.seed, max_rows=args.max_rows,
         strategy=args.strategy, align=args.align, time_budget_s=args.time_budget, init=args.init)
+    out = Path(args.out) if args.out else fresh_path(
+        Path("runs") / f"keypoints-{time.strftime('%Y%m%d-%H%M%S')}.keras")
+    twin = out.with_suffix(".onnx")
+    if args.onnx and twin.exists() and not (args.resume or args.overwrite):
+        raise FileExistsError(f"{twin} exists: resume training its model (--resume), replace "
+                              "both (--overwrite), or choose another --out")
     start = time.time()
     data = args.data if args.data and len(args.data) > 1 else (args.data or [None])[0]
-    model, history = training.train(data, args.out, config, resume=args.resume)
-    best = min(history, key=lambda row: row["val_loss"]) if history else {}
-    print(f"trained in {(time.time() - start) / 60:.1f} min; best epoch {best.get('epoch')} "
-          f"(val_loss {best.get('val_loss', float('nan')):.3g}); model: {args.out}, "
-          f"history: {training.history_path_for(args.out)}")
+    _, history = training.train(data, out, config, resume=args.resume, overwrite=args.overwrite)
+    best = min(history, key=lambda row: row["val_loss"])
+    print(f"trained in {(time.time() - start) / 60:.1f} min; best epoch {best['epoch']} "
+          f"(val_loss {best['val_loss']:.3g}); model: {out}, "
+          f"history: {training.history_path_for(out)}")
     if args.onnx:
-        onnx_path = Path(args.out).with_suffix(".onnx")
-        export.export_onnx(args.out, onnx_path)
-        print(f"ONNX twin: {onnx_path}")
+        export.export_onnx(out, twin)
+        print(f"ONNX twin: {twin}")
+    return 0
 
 
 def cmd_evaluate(args):
+    """RMSE in crop pixels, NME and per-keypoint figures on a data set's split."""
     from .evaluation import evaluate
-    from .predictor import load_predictor
 
-    predictor = load_predictor(args.model)
-    result = evaluate(predictor.predict, args.data, split=args.split, seed=args.seed,
-                      flip_average=args.flip_average, refine=args.refine)
+    result = evaluate(load_predictor(args.model).predict, args.data, split=args.split,
+                      seed=args.seed, flip_average=args.flip_average, refine=args.refine)
     result["model"] = str(args.model)
     if args.json:
-        print(json.dumps(result))
-        return
+        print(json.dumps(result, allow_nan=False))
+        return 0
     print(f"{result['n']} faces ({args.split} split) of {args.data}")
     print(f"RMSE {result['rmse_px']:.3f} px (average face: {result['mean_shape_rmse_px']:.3f} px), "
           f"NME {result['nme']:.4f}, argmax accuracy {result['argmax_acc']:.2%}")
     for name, value in result["per_keypoint_rmse_px"].items():
         print(f"  {name:<26} {value:6.3f} px")
+    return 0
 
 
 def cmd_submission(args):
+    """A Kaggle submission CSV from Kaggle's test file and lookup table."""
     from .data import load_dataset
     from .evaluation import predict_crops
-    from .predictor import load_predictor
     from .submission import make_submission
 
+    out = check_output(args.out, {".csv"}, "CSV")
     test = load_dataset(args.test, test=True)
     predicted = predict_crops(load_predictor(args.model).predict, test.images, args.flip_average)
-    rows = make_submission(test.image_ids, predicted, args.lookup, args.out)
-    print(f"wrote {rows} rows for {len(test)} test images to {args.out}")
+    rows = make_submission(test.image_ids, predicted, args.lookup, out)
+    print(f"wrote {rows} rows for {len(test)} test images to {out}")
+    return 0
 
 
 def cmd_export(args):
-    from .export import run_export
+    """A ``.keras`` model to ONNX, checked against Keras."""
+    from .export import TOLERANCE, export_onnx
 
-    run_export(args.model, args.out)
-
-
-def cmd_keypoints(args):
-    from .apps import run_keypoints
-
-    run_keypoints(args.paths, model=args.model, as_json=args.json, detector=args.detector,
-                  min_score=args.min_score)
+    out = export_onnx(args.model, args.out or Path(args.model).with_suffix(".onnx"))
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); it matches {args.model} within "
+          f"{TOLERANCE:g} normalised units")
+    return 0
 
 
-def cmd_sunglasses(args):
-    from .apps import run_sunglasses
+# ----------------------------------------------------------------------------- arguments
 
-    run_sunglasses(args.input, output=args.output, model=args.model, glasses=args.glasses,
-                   detector=args.detector, min_score=args.min_score)
+def at_least(low, kind=int):
+    """An argparse type: a number of ``kind`` that is at least ``low``."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {text}")
+        return value
+    return parse
 
 
 def score(text):
-    value = float(text)
-    if not 0 <= value <= 1:
+    """An argparse type: a detector score between 0 and 1."""
+    value = at_least(0.0, float)(text)
+    if value > 1:
         raise argparse.ArgumentTypeError(f"a score is between 0 and 1, not {text}")
     return value
 
@@ -101,46 +272,85 @@ def add_detector_options(parser):
                              "(default 0.7 for yunet)")
 
 
-def build_parser():
-    from .architectures import model_names
+class ModelNamesInHelp(argparse.HelpFormatter):
+    """Fills ``{model names}`` in a help text from the registry in :mod:`.architectures`, when the
+    help is shown: that needs Keras, which the commands on photos never load."""
 
+    def _get_help_string(self, action):
+        help = super()._get_help_string(action)
+        if "{model names}" in (help or ""):
+            from .architectures import model_names
+
+            help = help.replace("{model names}", ", ".join(model_names()))
+        return help
+
+
+def build_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true",
+                        help="on an error, show the full traceback instead of one line")
     parser = argparse.ArgumentParser(
-        prog="python -m facial_keypoints",
+        prog="python -m facial_keypoints", parents=[common],
         description="Find 15 facial keypoints with a CNN and put sunglasses on every face.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("train", help="train a model on Kaggle-format data")
+    def command(name, run, help):
+        p = commands.add_parser(name, help=help, description=run.__doc__, parents=[common],
+                                formatter_class=ModelNamesInHelp)
+        p.set_defaults(run=run)
+        return p
+
+    p = command("sunglasses", cmd_sunglasses, "sunglasses on every face")
+    p.add_argument("input", nargs="?", default=None,
+                   help="an image, a folder of images, a video file or a camera index "
+                        "(default: a bundled photo)")
+    p.add_argument("-o", "--output", help="where to write the result (default: "
+                                          "sunglasses_<input name>, never replacing a file)")
+    p.add_argument("--model", help="a .onnx or .keras model (default: the shipped one)")
+    p.add_argument("--glasses", help="any RGBA PNG (default: images/sunglasses.png)")
+    add_detector_options(p)
+
+    p = command("keypoints", cmd_keypoints, "faces and keypoints of images, in photo pixels")
+    p.add_argument("paths", nargs="+", help="image files or folders of images")
+    p.add_argument("--model", help="a .onnx or .keras model (default: the shipped one)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    add_detector_options(p)
+
+    p = command("train", cmd_train, "train a model on Kaggle-format data")
     p.add_argument("--preset", choices=["default", "original", "quick"], default="default",
                    help="a recipe from facial_keypoints.config.PRESETS (default: default)")
     p.add_argument("--quick", action="store_true", help="a smoke run: same as --preset quick")
-    p.add_argument("--arch", help=f"model name ({', '.join(model_names())}) or notation like "
+    p.add_argument("--arch", help="model name ({model names}) or notation like "
                                   "'C(16x2)-C(32x2)-D(512)-D(30)' (default: heatmap)")
     p.add_argument("--data", nargs="+",
                    help="training.csv or .zip, or their folder (default: data/); more files add "
                         "training faces, the first is split for validation")
-    p.add_argument("--out", default="models/keypoints.keras", help="where to save (.keras)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="per device under a distribution strategy")
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: off)")
+    p.add_argument("--out", help="where to save (.keras; default: a new file under runs/)")
+    p.add_argument("--resume", action="store_true", help="continue from the model at --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the model at --out (and its history and ONNX twin)")
+    p.add_argument("--epochs", type=at_least(1))
+    p.add_argument("--batch-size", type=at_least(1), help="per device under a distribution "
+                                                          "strategy")
+    p.add_argument("--learning-rate", type=at_least(1e-12, float))
+    p.add_argument("--patience", type=at_least(0),
+                   help="early-stopping patience in epochs (0: off)")
     p.add_argument("--loss", choices=["mse", "wing"])
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
                    help="train on crops turned upright and framed from their own keypoints")
     p.add_argument("--init", help="start from this .keras model's weights (fine-tuning)")
-    p.add_argument("--time-budget", type=float, help="stop after the epoch that passes this "
-                                                     "many seconds of training")
+    p.add_argument("--time-budget", type=at_least(1, float),
+                   help="stop after the epoch that passes this many seconds of training")
     p.add_argument("--complete-only", action=argparse.BooleanOptionalAction, default=None,
                    help="drop rows with missing keypoints (default: keep them, masked)")
-    p.add_argument("--max-rows", type=int, help="use only the first N rows")
+    p.add_argument("--max-rows", type=at_least(1), help="use only the first N rows")
     p.add_argument("--seed", type=int)
     p.add_argument("--strategy", choices=["default", "mirrored", "multi-worker"])
-    p.add_argument("--resume", action="store_true", help="continue from the model at --out")
     p.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
                    help="also export an ONNX twin beside the model (default: on)")
-    p.set_defaults(run=cmd_train)
 
-    p = commands.add_parser("evaluate", help="RMSE in pixels and more on a data set")
+    p = command("evaluate", cmd_evaluate, "RMSE in pixels and more on a data set")
     p.add_argument("--model", help="a .keras or .onnx model (default: models/keypoints.*)")
     p.add_argument("--data", help="training.csv or .zip (default: data/)")
     p.add_argument("--split", choices=["val", "train", "all"], default="val",
@@ -152,43 +362,25 @@ def build_parser():
                    help="predict twice, the second time on the crop aligned from the first "
                         "keypoints (for models trained with --align)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(run=cmd_evaluate)
 
-    p = commands.add_parser("submission", help="write a Kaggle submission CSV")
+    p = command("submission", cmd_submission, "write a Kaggle submission CSV")
     p.add_argument("--model")
     p.add_argument("--test", help="Kaggle's test.csv or test.zip (default: data/)")
     p.add_argument("--lookup", required=True, help="Kaggle's IdLookupTable.csv")
     p.add_argument("--out", default="submission.csv")
     p.add_argument("--flip-average", action="store_true")
-    p.set_defaults(run=cmd_submission)
 
-    p = commands.add_parser("export", help="export a .keras model to ONNX")
+    p = command("export", cmd_export, "export a .keras model to ONNX")
     p.add_argument("--model", default="models/keypoints.keras")
     p.add_argument("--out", help="default: the model's path with .onnx")
-    p.set_defaults(run=cmd_export)
-
-    p = commands.add_parser("keypoints", help="faces and keypoints of images, in photo pixels")
-    p.add_argument("paths", nargs="+", help="image files or folders of images")
-    p.add_argument("--model")
-    p.add_argument("--json", action="store_true", help="one JSON object per image per line")
-    add_detector_options(p)
-    p.set_defaults(run=cmd_keypoints)
-
-    p = commands.add_parser("sunglasses", help="sunglasses on every face")
-    p.add_argument("input", nargs="?", default=None,
-                   help="an image, a folder of images, a video file or a camera index "
-                        "(default: a bundled photo)")
-    p.add_argument("-o", "--output", help="where to write the result")
-    p.add_argument("--model")
-    p.add_argument("--glasses", help="any RGBA PNG (default: images/sunglasses.png)")
-    add_detector_options(p)
-    p.set_defaults(run=cmd_sunglasses)
     return parser
 
 
+# ----------------------------------------------------------------------------- errors
+
 # The optional parts of the install (pyproject.toml) and the modules that only they bring.
-EXTRAS = {"train": ("tensorflow", "keras", "onnx", "pandas", "matplotlib"),
-          "notebooks": ("ipywidgets", "IPython", "ipykernel")}
+EXTRAS = {"train": ("tensorflow", "keras", "onnx", "tf2onnx", "pandas", "matplotlib"),
+          "notebooks": ("ipywidgets", "IPython", "ipykernel", "anywidget")}
 
 
 def missing_extra(error):
@@ -201,22 +393,38 @@ def missing_extra(error):
     return None
 
 
+def user_error(error):
+    """The one line to print for an error the user can fix, or None for a bug (which keeps its
+    traceback): bad input, a file that is missing, taken or not writable, a missing extra."""
+    if isinstance(error, InputError):
+        return str(error)
+    if isinstance(error, ModuleNotFoundError):
+        return missing_extra(error)
+    if isinstance(error, ImportError):  # e.g. an OpenCV without Haar cascades: it names the fix
+        return str(error)
+    if isinstance(error, (FileNotFoundError, FileExistsError, PermissionError,
+                          IsADirectoryError, NotADirectoryError)) or (
+            isinstance(error, OSError) and error.errno is not None):
+        return str(error)
+    return None
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings (skipped video frames, a rebuilt cache) as one line each, not Python's four."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    warnings.showwarning = show_warning
     try:
-        args.run(args)
-    except ModuleNotFoundError as error:
-        fix = missing_extra(error)
-        if fix is None:
-            raise
-        print(f"error: {fix}", file=sys.stderr)
-        return 2
-    except ImportError as error:  # e.g. an OpenCV without Haar cascades: the message names the fix
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return args.run(args)
     except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    except Exception as error:
+        message = user_error(error)
+        if message is None or args.debug:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2

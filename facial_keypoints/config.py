@@ -6,6 +6,8 @@ without loading it. :func:`~.training.train` takes a :class:`TrainConfig`.
 
 from dataclasses import dataclass, replace
 
+from .errors import InputError
+
 
 @dataclass
 class TrainConfig:
@@ -31,6 +33,21 @@ class TrainConfig:
     max_rows: int = 0  # use at most this many rows (0 = all): for smoke runs
     time_budget_s: float = 0  # stop after the epoch that passes this many seconds (0 = no limit)
     strategy: str = "default"  # "default", "mirrored" or "multi-worker"
+
+    def __post_init__(self):
+        for name, low in (("epochs", 1), ("batch_size", 1), ("max_rows", 0), ("patience", 0),
+                          ("time_budget_s", 0), ("weight_decay", 0), ("min_delta", 0)):
+            if getattr(self, name) < low:
+                raise InputError(f"{name} must be at least {low}, not {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise InputError(f"learning_rate must be above 0, not {self.learning_rate}")
+        if not 0 < self.val_fraction < 1:
+            raise InputError(f"val_fraction must be between 0 and 1, not {self.val_fraction}")
+        for name, allowed in (("schedule", ("cosine", "constant")), ("loss", ("mse", "wing")),
+                              ("strategy", ("default", "mirrored", "multi-worker"))):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"{name} must be one of {', '.join(allowed)}, "
+                                 f"not {getattr(self, name)!r}")
 
 
 PRESETS = {

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from .errors import InputError
 from .keypoints import COLUMNS, IMAGE_COLUMN, IMAGE_SIZE, NUM_COORDS, to_normalised
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -30,7 +32,7 @@ DOWNLOAD_HINT = (
 )
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A data file that cannot be used; the message names the file, row and column."""
 
 
@@ -99,18 +101,17 @@ def load_dataset(path=None, test=False, cache=True):
     """
     path = find_data_file(path, test)
     cache_file = _cache_file(path) if cache else None
-    if cache_file is not None and cache_file.exists():
-        try:
-            with np.load(cache_file) as cached:
-                arrays = {key: cached[key] for key in cached.files}
-        except (OSError, ValueError, KeyError):
-            arrays = None  # a damaged cache is simply rebuilt
-    else:
-        arrays = None
+    arrays = _read_cache(cache_file) if cache_file is not None else None
     if arrays is None:
         arrays = _parse(path)
         if cache_file is not None:
             _atomic_savez(cache_file, arrays)
+    if test and not arrays["is_test"]:
+        raise DataError(f"{path}: a training file (it has keypoint columns), not a test file: "
+                        "a submission needs Kaggle's test.csv (ImageId, Image)")
+    if not test and arrays["is_test"]:
+        raise DataError(f"{path}: a test file (ImageId, Image: no keypoints), not a training "
+                        "file: training and evaluation need Kaggle's training.csv")
     pixels, keypoint_pixels = arrays["pixels"], arrays["keypoints"]
     return KeypointData(
         images=(pixels.astype(np.float32) / 255.0).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1),
@@ -146,20 +147,39 @@ def load_data(path=None, test=False, complete_only=True, seed=42):
 
 def _read_text(path):
     if path.suffix.lower() != ".zip":
-        return path.read_bytes().decode("utf-8-sig")
+        return _decode(path.read_bytes(), path)
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if m.lower().endswith(".csv")]
+            # macOS Finder adds __MACOSX/._name entries (file metadata, not data): skip them.
+            members = [m for m in archive.namelist() if m.lower().endswith(".csv")
+                       and not m.startswith("__MACOSX/") and not Path(m).name.startswith("._")]
             if len(members) != 1:
                 raise DataError(f"{path}: expected one .csv inside the zip, found {members or 'none'}")
-            return archive.read(members[0]).decode("utf-8-sig")
-    except zipfile.BadZipFile as error:
+            return _decode(archive.read(members[0]), f"{path} ({members[0]})")
+    except (zipfile.BadZipFile, EOFError) as error:
         raise DataError(f"{path}: not a readable zip file ({error})") from None
 
 
-def _parse(path):
-    import pandas as pd
+def _decode(raw, name):
+    """CSV bytes -> text: UTF-8 (with or without a byte-order mark), or UTF-16 with its mark
+    (as some spreadsheet programs save); DataError naming the file otherwise."""
+    encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{name}: not {encoding.upper().replace('-SIG', '')} text (byte "
+                        f"{raw[error.start]:#04x} at offset {error.start}); save it as UTF-8 "
+                        "CSV") from None
 
+
+def _quote(value, limit=40):
+    """A cell for an error message: quoted, and cut short when long (an Image cell that slid into
+    a keypoint column holds 30,000 characters)."""
+    text = str(value)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _parse(path):
     text = _read_text(path)
     if not text.strip():
         raise DataError(f"{path}: the file is empty (expected a header and data rows)")
@@ -183,21 +203,31 @@ def _parse(path):
                             f"has the 30 columns {COLUMNS[0]} ... {COLUMNS[-1]}, then Image")
         keypoints = np.stack([_numbers(frame[c], path, c) for c in COLUMNS], axis=1)
         image_ids = np.arange(1, len(frame) + 1)
+    if is_test:
+        _check_unique_ids(image_ids, path)
     pixels = _pixels(frame[IMAGE_COLUMN].to_numpy(), path)
-    return {"pixels": pixels, "keypoints": keypoints.astype(np.float32), "image_ids": image_ids}
+    return {"pixels": pixels, "keypoints": keypoints.astype(np.float32), "image_ids": image_ids,
+            "is_test": np.array(is_test)}
+
+
+def _check_unique_ids(image_ids, path):
+    values, first, counts = np.unique(image_ids, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        image_id = values[np.argmax(counts > 1)]
+        rows = np.flatnonzero(image_ids == image_id)[:2]
+        raise DataError(f"{path}: ImageId {image_id} appears more than once (rows {rows[0]} and "
+                        f"{rows[1]}, lines {rows[0] + 2} and {rows[1] + 2})")
 
 
 def _numbers(column, path, name, allow_missing=True):
     """A column of strings -> float64 array, NaN for empty cells; DataError on anything else."""
-    import pandas as pd
-
     stripped = column.str.strip()
     values = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(values) & ((stripped != "") | (not allow_missing))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}: row {row} (line {row + 2}), column '{name}': "
-                        f"{column.iloc[row]!r} is not a number")
+                        f"{_quote(column.iloc[row])} is not a number")
     return values
 
 
@@ -213,7 +243,11 @@ def _pixels(strings, path):
     if not ok:  # find and name the first bad row
         for row, text in enumerate(strings):
             _check_image(text, path, row)
-    return flat.reshape(len(strings), NUM_PIXELS).astype(np.uint8)
+    if flat.max() <= 1.0 and np.any(flat != np.round(flat)):
+        # Written as floats in [0, 1] (as by a numpy or torch pipeline): scale, and say so.
+        warnings.warn(f"{path}: pixel values are in [0, 1], not Kaggle's 0-255: scaled by 255")
+        flat = flat * 255.0
+    return np.rint(flat).reshape(len(strings), NUM_PIXELS).astype(np.uint8)
 
 
 def _check_image(text, path, row):
@@ -225,7 +259,7 @@ def _check_image(text, path, row):
         values = np.array(tokens, dtype=np.float64)
     except ValueError:
         bad = next(t for t in tokens if not _is_number(t))
-        raise DataError(f"{where}: pixel value {bad!r} is not a number") from None
+        raise DataError(f"{where}: pixel value {_quote(bad)} is not a number") from None
     out_of_range = (values < 0) | (values > 255) | np.isnan(values)
     if out_of_range.any():
         i = int(np.flatnonzero(out_of_range)[0])
@@ -250,8 +284,31 @@ def cache_dir():
 
 def _cache_file(path):
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|v1"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|v2"
     return cache_dir() / f"{path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+
+CACHED_ARRAYS = {"pixels": 2, "keypoints": 2, "image_ids": 1, "is_test": 0}  # name: dimensions
+
+
+def _read_cache(cache_file):
+    """The cached arrays, or None when there is no cache. A damaged cache (cut short, empty,
+    holding other arrays) is never fatal: it is reported and None returned, so it gets rebuilt."""
+    if not cache_file.exists():
+        return None
+    try:
+        with np.load(cache_file) as cached:
+            arrays = {key: cached[key] for key in CACHED_ARRAYS}
+        if any(arrays[key].ndim != ndim for key, ndim in CACHED_ARRAYS.items()):
+            raise ValueError("arrays of the wrong shape")
+        if arrays["pixels"].shape[1:] != (NUM_PIXELS,) or not (
+                len(arrays["pixels"]) == len(arrays["keypoints"]) == len(arrays["image_ids"])):
+            raise ValueError("arrays of the wrong size")
+        return arrays
+    except Exception as error:  # whatever np.load raises on a damaged file: the cache is disposable
+        warnings.warn(f"the data cache {cache_file} is damaged ({type(error).__name__}: {error}); "
+                      "rebuilding it")
+        return None
 
 
 def _atomic_savez(target, arrays):
@@ -273,8 +330,6 @@ def load_groups(data, sources=None):
     default the one next to the data file is used when it exists (the substitute data set has one;
     Kaggle's own files do not).
     """
-    import pandas as pd
-
     sources = Path(sources) if sources is not None else data.path.parent / "training_sources.csv"
     if not sources.is_file():
         return None
@@ -305,8 +360,6 @@ def without_people(extra, people):
     ``mtfl_lfw:<person>``, the same ``<person>`` as the main file's ``group``. Without such a
     file every row is kept.
     """
-    import pandas as pd
-
     sources = extra.path.parent / "training_sources.csv"
     if not sources.is_file():
         return extra

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from . import crops
+from .errors import InputError
 from .paths import project_folder
 
 DETECTORS_DIR = project_folder("detector_architectures")
@@ -263,7 +264,7 @@ def _unturn(angle, width, height):
         return np.array([[-1.0, 0, width - 1], [0, -1.0, height - 1]])
     if angle == 270:  # turned[i, j] = photo[H-1-j, i]
         return np.array([[0, 1.0, 0], [-1.0, 0, height - 1]])
-    raise ValueError(f"turned copies must be turned by 0, 90, 180 or 270 degrees, not {angle}")
+    raise InputError(f"turned copies must be turned by 0, 90, 180 or 270 degrees, not {angle}")
 
 
 def _as_grey(image):
@@ -313,7 +314,7 @@ class YuNetDetector(FaceDetector):
         try:
             self._net(320, 320)
         except cv2.error as error:
-            raise ValueError(f"could not load a YuNet detector from {self.path}: "
+            raise InputError(f"could not load a YuNet detector from {self.path}: "
                              f"{str(error).strip().splitlines()[-1]}") from None
 
     def __repr__(self):
@@ -389,7 +390,7 @@ class HaarDetector(FaceDetector):
         except (cv2.error, SystemError):  # OpenCV raises on some malformed files
             self.cascade = None
         if self.cascade is None or self.cascade.empty():
-            raise ValueError(f"could not load a Haar cascade from {self.path} "
+            raise InputError(f"could not load a Haar cascade from {self.path} "
                              "(is it an OpenCV cascade XML file?)")
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
         self.min_size, self.side, self.turned_side = min_size, max_side, max_side
@@ -421,5 +422,5 @@ def load_detector(name="yunet", **settings):
     """A detector by name: ``"yunet"`` (default) or ``"haar"``; ``settings`` go to its class."""
     detectors = {"yunet": YuNetDetector, "haar": HaarDetector}
     if name not in detectors:
-        raise ValueError(f"unknown face detector {name!r}: choose one of {sorted(detectors)}")
+        raise InputError(f"unknown face detector {name!r}: choose one of {sorted(detectors)}")
     return detectors[name](**settings)

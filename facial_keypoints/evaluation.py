@@ -4,10 +4,10 @@ model, and for the "average face" (predicting the mean training shape for every 
 
 import numpy as np
 
+from . import crops, metrics
 from . import data as datasets
-from . import metrics
 from .augment import flip_horizontal
-from .keypoints import as_flat
+from .keypoints import as_flat, as_points, to_normalised, to_pixels
 
 
 def predict_crops(predict, images, flip_average=False, batch_size=256):
@@ -37,9 +37,6 @@ def predict_refined(predict, images, batch_size=256):
     on the crop as it is, then a second on the crop turned upright and framed from the first
     keypoints (:func:`~.crops.from_keypoints`), mapped back to the crop's own pixels. The way to
     measure a model trained on aligned crops (``TrainConfig.align``)."""
-    from . import crops
-    from .keypoints import as_points, to_normalised, to_pixels
-
     first = as_points(to_pixels(predict_crops(predict, images, batch_size=batch_size)))
     transforms = [crops.from_keypoints(p) for p in first]
     aligned = np.stack([crops.warp(image[..., 0], t, (96, 96)) for image, t in
@@ -68,6 +65,9 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
         data = datasets.load_dataset(data)
     train, val = datasets.split(data, val_fraction, seed, groups=datasets.load_groups(data))
     rows = {"val": val, "train": train, "all": data}[split]
+    if len(rows) == 0 or not rows.mask.any():
+        raise datasets.DataError(f"{data.path}: the {split} split has no faces with keypoints to "
+                                 f"measure ({len(data)} row(s) in all)")
     predicted = (predict_refined(predict, rows.images) if refine
                  else predict_crops(predict, rows.images, flip_average))
     result = metrics.report(rows.keypoints, predicted)

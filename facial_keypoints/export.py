@@ -14,6 +14,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
+import tensorflow as tf
+import tf2onnx
+
+from .architectures import load_model
 
 OPSET = 17  # ONNX opset: supported by every ONNX Runtime since 1.13
 TOLERANCE = 1e-4  # largest allowed Keras-vs-ONNX difference, normalised units (= 0.005 px)
@@ -26,9 +31,6 @@ def export_onnx(model, onnx_path, check=True):
     RuntimeError is raised if they differ by more than :data:`TOLERANCE` (the file is then not
     written). Returns the path.
     """
-    import tensorflow as tf
-    import tf2onnx
-
     model = _as_keras_model(model)
     onnx_path = Path(onnx_path)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,8 +59,6 @@ def max_difference(model, onnx_path, crops=None):
 
     ``crops``: float32 ``(N, 96, 96, 1)`` in [0, 1]; by default 8 random ones.
     """
-    import onnxruntime
-
     model = _as_keras_model(model)
     if crops is None:
         crops = np.random.default_rng(0).random((8,) + tuple(model.inputs[0].shape[1:]))
@@ -69,18 +69,7 @@ def max_difference(model, onnx_path, crops=None):
     return float(np.max(np.abs(actual - expected)))
 
 
-def run_export(model_path, out_path=None):
-    """Command-line entry: export ``model_path`` (.keras) to ``out_path`` (default: the same path
-    with ``.onnx``), check it, and say where it went. Returns the ONNX path."""
-    out_path = export_onnx(model_path, out_path or Path(model_path).with_suffix(".onnx"))
-    print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB); it matches "
-          f"{model_path} within {TOLERANCE:g} normalised units")
-    return out_path
-
-
 def _as_keras_model(model):
     if isinstance(model, (str, Path)):
-        from .architectures import load_model
-
         return load_model(model)
     return model

@@ -18,7 +18,9 @@ import numpy as np
 
 from . import crops
 from .detectors import load_detector
+from .errors import InputError
 from .keypoints import LEFT_EYE, RIGHT_EYE
+from .predictor import load_predictor
 from .timing import timed
 
 # A face whose keypoints land farther than this from the detector's own landmarks (mean distance
@@ -44,8 +46,6 @@ def default_predictor():
     """The shipped model (:func:`~.predictor.load_predictor`'s default), loaded on first use and
     kept."""
     if "predictor" not in _defaults:
-        from .predictor import load_predictor
-
         _defaults["predictor"] = load_predictor()
     return _defaults["predictor"]
 
@@ -65,7 +65,7 @@ def to_gray(image):
         return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if image.ndim == 3 and image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    raise ValueError(f"expected a grey (H, W), BGR (H, W, 3) or BGRA (H, W, 4) image, "
+    raise InputError(f"expected a grey (H, W), BGR (H, W, 3) or BGRA (H, W, 4) image, "
                      f"got shape {image.shape}")
 
 

@@ -1,8 +1,7 @@
 """The project's own Keras layer: the soft-argmax that turns heatmaps into keypoints.
 
-Kept in its own module because it needs Keras at import time, which the rest of the package
-avoids (the ONNX path never imports TensorFlow). :func:`architectures.load_model` imports it so
-Keras can rebuild saved models that use it.
+:mod:`.architectures` imports it, which registers it with Keras, so saved models that use it
+load.
 """
 
 import keras

@@ -7,6 +7,8 @@ shows the processed stream in an image widget, with a Stop button.
 import threading
 
 import cv2
+import ipywidgets as widgets
+from IPython.display import display
 
 from .video import VideoSource, as_filter
 
@@ -21,9 +23,6 @@ def show_in_notebook(source=0, sunglasses_filter=None, max_frames=300, width=640
     shown ``width`` pixels wide as JPEG of the given ``quality``. Returns the thread; its
     ``.stop()`` ends the stream and ``.widget`` is the image widget.
     """
-    import ipywidgets as widgets
-    from IPython.display import display
-
     sunglasses_filter = as_filter(sunglasses_filter, **settings)
     video = VideoSource(source)  # open now, so a bad source raises here and not in the thread
     image = widgets.Image(format="jpeg", width=width)

@@ -1,5 +1,6 @@
 """Matplotlib figures for notebooks: faces with keypoints, loss curves, per-keypoint error."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .keypoints import IMAGE_SIZE, KEYPOINT_NAMES, as_points, to_pixels
@@ -12,8 +13,6 @@ def plot_data(img, keypoints, ax=None, color="c", truth=None):
     ``(15, 2)`` normalised coordinates; NaN points are skipped. ``truth``: optional true keypoints,
     drawn as red crosses beside the prediction.
     """
-    import matplotlib.pyplot as plt
-
     ax = ax if ax is not None else plt.gca()
     ax.imshow(np.asarray(img).reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray", vmin=0, vmax=1)
     points = to_pixels(as_points(np.asarray(keypoints).reshape(-1)))
@@ -27,8 +26,6 @@ def plot_data(img, keypoints, ax=None, color="c", truth=None):
 
 def plot_grid(images, keypoints, truth=None, columns=6, size=2.0, titles=None):
     """A grid of faces with their keypoints; returns the figure."""
-    import matplotlib.pyplot as plt
-
     rows = int(np.ceil(len(images) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -45,17 +42,18 @@ def plot_grid(images, keypoints, truth=None, columns=6, size=2.0, titles=None):
 def plot_history(history, ax=None, pixels=True):
     """Training and validation loss per epoch from ``train()``'s history (list of dicts).
 
-    With ``pixels`` the y axis shows the progress-bar RMSE in crop pixels instead of the loss.
+    With ``pixels`` the y axis shows the progress-bar RMSE in crop pixels instead of the loss
+    (``batch_rmse_px``; histories written before that name was chosen call it ``rmse_px``).
     """
-    import matplotlib.pyplot as plt
-
     ax = ax if ax is not None else plt.gca()
-    key = "rmse_px" if pixels and "rmse_px" in history[0] else "loss"
+    key = next((k for k in ("batch_rmse_px", "rmse_px") if k in history[0]), None) if pixels \
+        else None
+    key = key or "loss"
     epochs = [row["epoch"] for row in history]
     ax.plot(epochs, [row[key] for row in history], label=f"train {key}")
     ax.plot(epochs, [row[f"val_{key}"] for row in history], label=f"validation {key}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("RMSE (pixels of the 96x96 crop)" if key == "rmse_px" else "loss")
+    ax.set_ylabel("loss" if key == "loss" else "RMSE (pixels of the 96x96 crop)")
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -64,8 +62,6 @@ def plot_history(history, ax=None, pixels=True):
 
 def plot_per_keypoint(errors, ax=None, label=None):
     """Horizontal bars of per-keypoint RMSE in pixels (``{name: px}``, as from metrics)."""
-    import matplotlib.pyplot as plt
-
     ax = ax if ax is not None else plt.gca()
     names = list(KEYPOINT_NAMES)
     ax.barh(names, [errors[n] for n in names], label=label)

@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 
+from .errors import InputError
 from .keypoints import IMAGE_SIZE, as_points
 from .paths import project_folder
 
@@ -26,10 +28,12 @@ class KerasPredictor:
     """Runs a Keras model; ``predict`` takes crops and returns normalised ``(N, 15, 2)`` points."""
 
     def __init__(self, path):
+        # Keras only when a .keras model is asked for: the filter's own install has no TensorFlow.
         from .architectures import load_model
 
         self.path = Path(path)
         self.model = load_model(self.path)
+        _check_shapes(self.path, self.model.inputs[0].shape, self.model.outputs[0].shape)
 
     def predict(self, crops):
         """``crops``: float32 ``(N, 96, 96, 1)`` grey in [0, 1] -> ``(N, 15, 2)`` normalised x, y."""
@@ -48,16 +52,21 @@ class OnnxPredictor:
     """
 
     def __init__(self, path, threads=None):
-        import onnxruntime
-
         self.path = Path(path)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(str(self.path), options,
-                                                    providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(self.path), options,
+                                                        providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime's own types, one per failure (protobuf, graph...)
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise InputError(f"{self.path}: not an ONNX model ONNX Runtime can run "
+                             f"({reason.split(' : ')[-1]})") from error
         self.input_name = self.session.get_inputs()[0].name
+        _check_shapes(self.path, self.session.get_inputs()[0].shape,
+                      self.session.get_outputs()[0].shape)
 
     def predict(self, crops):
         """``crops``: float32 ``(N, 96, 96, 1)`` grey in [0, 1] -> ``(N, 15, 2)`` normalised."""
@@ -67,12 +76,28 @@ class OnnxPredictor:
         return as_points(self.session.run(None, {self.input_name: crops})[0])
 
 
+def _check_shapes(path, input_shape, output_shape):
+    """InputError naming ``path`` unless the model takes ``(N, 96, 96, 1)`` crops and returns 30
+    numbers (15 keypoints) per crop; sizes of None or a name (any batch size) pass."""
+    def fits(shape, expected):
+        return len(shape) == len(expected) and all(
+            want is None or not isinstance(got, int) or got == want
+            for got, want in zip(shape, expected))
+
+    if not fits(tuple(input_shape), (None, IMAGE_SIZE, IMAGE_SIZE, 1)):
+        raise InputError(f"{path}: takes input shaped {tuple(input_shape)}, but a keypoint model "
+                         f"takes (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 1) grey face crops")
+    if not fits(tuple(output_shape), (None, 30)):
+        raise InputError(f"{path}: returns {tuple(output_shape)}, but a keypoint model returns "
+                         "(N, 30): 15 keypoints, x and y")
+
+
 def _check_crops(crops):
     crops = np.asarray(crops, dtype=np.float32)
     if crops.ndim == 3:
         crops = crops[..., None]
     if crops.ndim != 4 or crops.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):
-        raise ValueError(f"face crops must be shaped (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 1), "
+        raise InputError(f"face crops must be shaped (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 1), "
                          f"got {crops.shape}")
     return crops
 

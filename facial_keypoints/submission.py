@@ -8,7 +8,9 @@ location in pixels of the 96x96 image, clipped to [0, 96].
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from .errors import InputError
 from .keypoints import COLUMNS, IMAGE_SIZE, to_pixels
 
 
@@ -18,15 +20,13 @@ def make_submission(image_ids, keypoints, lookup_path, out_path):
     Raises ValueError naming the lookup file and row when it asks for an unknown feature or an
     image that was not predicted. Returns the number of rows written.
     """
-    import pandas as pd
-
     lookup_path = Path(lookup_path)
     if not lookup_path.is_file():
         raise FileNotFoundError(f"lookup table not found: {lookup_path} (Kaggle's IdLookupTable.csv)")
     lookup = pd.read_csv(lookup_path)
     missing = {"RowId", "ImageId", "FeatureName"} - set(lookup.columns)
     if missing:
-        raise ValueError(f"{lookup_path}: missing column(s) {sorted(missing)}")
+        raise InputError(f"{lookup_path}: missing column(s) {sorted(missing)}")
     row_of_image = {int(image_id): i for i, image_id in enumerate(image_ids)}
     column_of_feature = {name: i for i, name in enumerate(COLUMNS)}
     pixels = np.clip(to_pixels(keypoints), 0, IMAGE_SIZE)
@@ -34,9 +34,9 @@ def make_submission(image_ids, keypoints, lookup_path, out_path):
     locations = np.empty(len(lookup), np.float64)
     for i, (image_id, feature) in enumerate(zip(lookup["ImageId"], lookup["FeatureName"])):
         if feature not in column_of_feature:
-            raise ValueError(f"{lookup_path}: row {i}, FeatureName {feature!r} is not a Kaggle keypoint")
+            raise InputError(f"{lookup_path}: row {i}, FeatureName {feature!r} is not a Kaggle keypoint")
         if int(image_id) not in row_of_image:
-            raise ValueError(f"{lookup_path}: row {i} asks for ImageId {image_id}, "
+            raise InputError(f"{lookup_path}: row {i} asks for ImageId {image_id}, "
                              "which is not in the test file")
         locations[i] = pixels[row_of_image[int(image_id)], column_of_feature[feature]]
     out_path = Path(out_path)

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .errors import InputError
 from .keypoints import KEYPOINT_INDEX, LEFT_EYE, RIGHT_EYE
 from .paths import project_folder
 
@@ -41,7 +42,7 @@ class Glasses:
     def __init__(self, bgra):
         bgra = np.asarray(bgra)
         if bgra.ndim != 3 or bgra.shape[2] != 4:
-            raise ValueError(f"glasses must be a (h, w, 4) BGRA image with an alpha channel, "
+            raise InputError(f"glasses must be a (h, w, 4) BGRA image with an alpha channel, "
                              f"got shape {bgra.shape}")
         picture = bgra.astype(np.float32) / np.float32(np.iinfo(bgra.dtype).max
                                                        if bgra.dtype.kind in "ui" else 1.0)
@@ -78,9 +79,9 @@ def load_glasses(path=None):
         raise FileNotFoundError(f"glasses picture not found: {path}")
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise ValueError(f"could not read an image from {path}")
+        raise InputError(f"could not read an image from {path}")
     if image.ndim != 3 or image.shape[2] != 4:
-        raise ValueError(f"{path} has no alpha channel: the glasses need a transparent background "
+        raise InputError(f"{path} has no alpha channel: the glasses need a transparent background "
                          "(a 4-channel RGBA PNG)")
     return Glasses(image)
 

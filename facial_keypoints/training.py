@@ -12,9 +12,16 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
+from keras import ops
 
-from .config import PRESETS, TrainConfig, with_overrides  # noqa: F401 (the training settings)
+from . import data as datasets
+from .architectures import get_model, load_model
+from .augment import align_batch, alignments, augment_batch
+from .config import TrainConfig
+from .errors import InputError
 from .keypoints import HALF, NUM_COORDS
 
 
@@ -26,15 +33,13 @@ def pack_targets(keypoints, mask):
 
 
 def _unpack(y_true, y_pred):
-    from keras import ops
-
     values, mask = y_true[:, :NUM_COORDS], y_true[:, NUM_COORDS:]
-    return (y_pred - values) * mask, mask, ops
+    return (y_pred - values) * mask, mask
 
 
 def masked_mse(y_true, y_pred):
     """Mean squared error (normalised units) over present keypoint values only."""
-    diff, mask, ops = _unpack(y_true, y_pred)
+    diff, mask = _unpack(y_true, y_pred)
     return ops.sum(diff**2) / ops.maximum(ops.sum(mask), 1.0)
 
 
@@ -44,127 +49,131 @@ def masked_wing(y_true, y_pred, width_px=4.0, curvature_px=1.0):
     Logarithmic for errors below ``width_px`` (small errors still pull hard), linear above it
     (a few bad labels pull no harder than a good one).
     """
-    diff, mask, ops = _unpack(y_true, y_pred)
+    diff, mask = _unpack(y_true, y_pred)
     error = ops.abs(diff) * HALF
     offset = width_px - width_px * math.log(1.0 + width_px / curvature_px)
     wing = ops.where(error < width_px, width_px * ops.log(1.0 + error / curvature_px), error - offset)
     return ops.sum(wing * mask) / ops.maximum(ops.sum(mask), 1.0) / HALF**2
 
 
-def rmse_px(y_true, y_pred):
-    """Masked RMSE in crop pixels (a per-batch figure for Keras' progress bar)."""
-    from keras import ops
-
+def batch_rmse_px(y_true, y_pred):
+    """Masked RMSE in crop pixels of one batch: the figure Keras' progress bar and the history
+    show (``batch_rmse_px``, ``val_batch_rmse_px``). Keras averages it over an epoch's batches,
+    which is close to, but not, the RMSE of the whole set: for that, see
+    :func:`.metrics.rmse_px`."""
     return ops.sqrt(masked_mse(y_true, y_pred)) * HALF
 
 
 LOSSES = {"mse": masked_mse, "wing": masked_wing}
-CUSTOM_OBJECTS = {"masked_mse": masked_mse, "masked_wing": masked_wing, "rmse_px": rmse_px}
+# Models saved before the metric's rename name it "rmse_px".
+CUSTOM_OBJECTS = {"masked_mse": masked_mse, "masked_wing": masked_wing,
+                  "batch_rmse_px": batch_rmse_px, "rmse_px": batch_rmse_px}
 
 
 # ----------------------------------------------------------------------------- batches
 
-def make_batches(data, batch_size, augment, seed, shuffle=True, multiple_of=1, align=False):
-    """A Keras PyDataset of ``(images, targets)`` batches, reshuffled (and re-augmented) per epoch.
+class Batches(keras.utils.PyDataset):
+    """``(images, targets)`` batches of a :class:`~.data.KeypointData`, reshuffled (and
+    re-augmented) every epoch.
 
     ``align``: every face is first turned upright and framed from its own keypoints
     (:func:`~.augment.alignments`).
 
-    ``multiple_of`` trims the last batch to a multiple of that many rows: a distribution strategy
+    ``multiple_of`` trims the data to a multiple of that many rows: a distribution strategy
     needs every batch to split evenly over its replicas (at most ``multiple_of - 1`` rows are left
     out, different ones every epoch when shuffling)."""
-    import keras
 
-    from .augment import align_batch, alignments, augment_batch
+    def __init__(self, data, batch_size, augment, seed, shuffle=True, multiple_of=1, align=False):
+        super().__init__()
+        self.data, self.batch_size, self.augment, self.shuffle = data, batch_size, augment, shuffle
+        self.matrices = alignments(data.keypoints) if align else None
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(data)) if shuffle else np.arange(len(data))
+        self.order = self.order[:len(data) - len(data) % multiple_of]
 
-    matrices = alignments(data.keypoints) if align else None
+    def __len__(self):
+        return math.ceil(len(self.order) / self.batch_size)
 
-    class Batches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.order = self.rng.permutation(len(data)) if shuffle else np.arange(len(data))
-            usable = len(data) - len(data) % multiple_of
-            self.order = self.order[:usable]
+    def __getitem__(self, index):
+        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        images, keypoints = self.data.images[rows], self.data.keypoints[rows]
+        aligned = None if self.matrices is None else self.matrices[rows]
+        if self.augment:
+            images, keypoints = augment_batch(images, keypoints, self.rng, aligned=aligned)
+        elif aligned is not None:
+            images, keypoints = align_batch(images, keypoints, aligned)
+        return images, pack_targets(keypoints, ~np.isnan(keypoints))
 
-        def __len__(self):
-            return math.ceil(len(self.order) / batch_size)
-
-        def __getitem__(self, index):
-            rows = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
-            images, keypoints = data.images[rows], data.keypoints[rows]
-            if augment:
-                images, keypoints = augment_batch(
-                    images, keypoints, self.rng,
-                    aligned=None if matrices is None else matrices[rows])
-            elif matrices is not None:
-                images, keypoints = align_batch(images, keypoints, matrices[rows])
-            return images, pack_targets(keypoints, ~np.isnan(keypoints))
-
-        def on_epoch_end(self):
-            if shuffle:
-                self.order = self.rng.permutation(len(data))[:len(self.order)]
-
-    return Batches()
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.data))[:len(self.order)]
 
 
 # ----------------------------------------------------------------------------- callbacks
 
-def _callbacks(config, out_path, history_path, settings, previous):
-    import keras
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Save the model whenever its validation loss is the best so far: to a side file first,
+    then renamed over ``path``, so an interrupted run never leaves a half-written model.
 
-    class AtomicCheckpoint(keras.callbacks.Callback):
-        """Save the best model so far; write a side file, then rename it over the real one, so
-        an interrupted run never leaves a half-written model."""
+    ``best``: the best validation loss before this run (a resumed run passes its history's), so
+    that a worse epoch after a restart never replaces a better model."""
 
-        def __init__(self):
-            super().__init__()
-            self.best = math.inf
+    def __init__(self, path, best=math.inf):
+        super().__init__()
+        self.path, self.best = path, best
 
-        def on_epoch_end(self, epoch, logs=None):
-            if logs["val_loss"] < self.best:
-                self.best = logs["val_loss"]
-                save_atomic(self.model, out_path)
+    def on_epoch_end(self, epoch, logs=None):
+        if logs["val_loss"] < self.best:
+            self.best = logs["val_loss"]
+            save_atomic(self.model, self.path)
 
-    class HistoryFile(keras.callbacks.Callback):
-        """Keep ``NAME.history.json`` beside the model up to date after every epoch."""
 
-        def __init__(self, previous):
-            super().__init__()
-            self.epochs = previous
-            self.start = time.time()
+class HistoryFile(keras.callbacks.Callback):
+    """Keep ``NAME.history.json`` beside the model up to date after every epoch: the run's
+    settings and one row per epoch (its logs, seconds and learning rate)."""
 
-        def on_epoch_end(self, epoch, logs=None):
-            row = {key: float(value) for key, value in logs.items()}
-            row.update(epoch=epoch + 1, seconds=round(time.time() - self.start, 1),
-                       learning_rate=float(keras.ops.convert_to_numpy(
-                           self.model.optimizer.learning_rate)))
-            self.epochs.append(row)
-            self.start = time.time()
-            _write_json(history_path, {"config": settings, "epochs": self.epochs})
+    def __init__(self, path, settings, previous=()):
+        super().__init__()
+        self.path, self.settings, self.epochs = path, settings, list(previous)
+        self.start = time.time()
 
-    class TimeBudget(keras.callbacks.Callback):
-        """Stop at the end of the first epoch that ends past ``seconds`` of training, so models
-        can be compared under the same budget of time rather than of epochs. With ``peak``, also
-        set the learning rate before every batch from the share of the budget spent
-        (:func:`budget_learning_rate`): a decay planned over epochs that never all run would stop
-        near its start."""
+    def on_epoch_end(self, epoch, logs=None):
+        row = {key: float(value) for key, value in logs.items()}
+        row.update(epoch=epoch + 1, seconds=round(time.time() - self.start, 1),
+                   learning_rate=float(ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        self.epochs.append(row)
+        self.start = time.time()
+        _write_json(self.path, {"config": self.settings, "epochs": self.epochs})
 
-        def __init__(self, seconds, peak=None):
-            super().__init__()
-            self.seconds, self.peak = seconds, peak
-            self.start = time.time()
 
-        def on_train_batch_begin(self, batch, logs=None):
-            if self.peak is not None:
-                spent = (time.time() - self.start) / self.seconds
-                self.model.optimizer.learning_rate = budget_learning_rate(spent, self.peak)
+class TimeBudget(keras.callbacks.Callback):
+    """Stop at the end of the first epoch that ends past ``seconds`` of training, so models can
+    be compared under the same budget of time rather than of epochs. With ``peak``, also set the
+    learning rate before every batch from the share of the budget spent
+    (:func:`budget_learning_rate`): a decay planned over epochs that never all run would stop
+    near its start."""
 
-        def on_epoch_end(self, epoch, logs=None):
-            if time.time() - self.start > self.seconds:
-                self.model.stop_training = True
+    def __init__(self, seconds, peak=None):
+        super().__init__()
+        self.seconds, self.peak = seconds, peak
+        self.start = time.time()
 
-    callbacks = [AtomicCheckpoint(), HistoryFile(previous)]
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.peak is not None:
+            spent = (time.time() - self.start) / self.seconds
+            self.model.optimizer.learning_rate = budget_learning_rate(spent, self.peak)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.time() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+def callbacks_for(config, out_path, settings, previous=()):
+    """The callbacks of a run: checkpoint, history file, and the schedule and stopping rules
+    that ``config`` asks for. ``previous``: the history rows of the run being resumed."""
+    best = min((row["val_loss"] for row in previous), default=math.inf)
+    callbacks = [AtomicCheckpoint(out_path, best),
+                 HistoryFile(history_path_for(out_path), settings, previous)]
     cosine = config.schedule == "cosine"
     if config.time_budget_s:
         callbacks.append(TimeBudget(config.time_budget_s, config.learning_rate if cosine else None))
@@ -225,46 +234,83 @@ def _write_json(path, payload):
 def get_strategy(name):
     """A ``tf.distribute`` strategy by name: default (one device), mirrored (all local GPUs, or
     CPUs) or multi-worker (machines listed in $TF_CONFIG)."""
-    import tensorflow as tf
-
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi-worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"unknown strategy {name!r}: use default, mirrored or multi-worker")
+    raise InputError(f"unknown strategy {name!r}: use default, mirrored or multi-worker")
 
 
-def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, verbose=1):
+def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, overwrite=False,
+          verbose=1):
     """Train a model on ``data`` (a KeypointData, or a path for :func:`data.load_dataset`, or a
     list of those: the first is split for validation, the others only add training faces, less
     any of the first's validation people, see :func:`data.without_people`).
 
     The validation set is ``val_data`` or a split of ``data`` (grouped by person when the data
     set says who is who; see :func:`data.split`). The best model (lowest val_loss) is written to
-    ``out_path`` (``.keras``), and the per-epoch history to ``NAME.history.json`` beside it. With
-    ``resume=True`` and a model at ``out_path``, training continues from it at the next epoch.
+    ``out_path`` (``.keras``), and the per-epoch history to ``NAME.history.json`` beside it.
 
-    Returns ``(model, history)`` where ``history`` is the list of per-epoch dicts.
+    An existing model at ``out_path`` is never replaced by accident: ``resume=True`` continues
+    from it at the next epoch (and keeps it unless an epoch beats the best validation loss in its
+    history), ``overwrite=True`` starts again from scratch; with neither, FileExistsError.
+
+    Returns ``(model, history)``: the model as the last epoch left it (the best one is at
+    ``out_path``) and the list of per-epoch dicts.
     """
-    import keras
-
-    from . import data as datasets
-    from .architectures import get_model
-
     out_path = Path(out_path)
     if out_path.suffix != ".keras":
-        raise ValueError(f"models are saved in Keras 3's format: {out_path} must end in .keras")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+        raise InputError(f"models are saved in Keras 3's format: {out_path} must end in .keras")
+    history_path = history_path_for(out_path)
+    resuming = resume and out_path.exists()
+    if not (resuming or overwrite):
+        for existing in (out_path, history_path):
+            if existing.exists():
+                raise FileExistsError(f"{existing} exists: resume training it (--resume), "
+                                      "replace it (--overwrite), or choose another --out")
     keras.utils.set_random_seed(config.seed)
+    data, val_data, sources = _training_sets(data, val_data, config)
 
+    settings = {**asdict(config), "data": sources, "train_rows": len(data),
+                "val_rows": len(val_data), "resume": resume}
+    strategy = get_strategy(config.strategy)
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():
+        if resuming:
+            model = keras.models.load_model(out_path, custom_objects=CUSTOM_OBJECTS)
+        else:
+            model = get_model(config.arch, config.last_activation)
+            if config.init:
+                model.set_weights(load_model(config.init).get_weights())
+            optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+                         if config.weight_decay else keras.optimizers.Adam(config.learning_rate))
+            model.compile(optimizer, loss=LOSSES[config.loss], metrics=[batch_rmse_px])
+    previous = _read_history(history_path) if resuming else []
+    if len(previous) >= config.epochs:
+        return model, previous
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    batches = Batches(data, config.batch_size * replicas, config.augment, config.seed,
+                      multiple_of=replicas, align=config.align)
+    val = Batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas,
+                  align=config.align)
+    model.fit(batches, validation_data=val, epochs=config.epochs, initial_epoch=len(previous),
+              callbacks=callbacks_for(config, out_path, settings, previous), verbose=verbose)
+    return model, _read_history(history_path)
+
+
+def _training_sets(data, val_data, config):
+    """``(training set, validation set, names of the sources)`` from what :func:`train` was
+    given, or DataError when they leave nothing to learn from."""
     parts = list(data) if isinstance(data, (list, tuple)) else [data]
     parts = [p if isinstance(p, datasets.KeypointData) else datasets.load_dataset(p)
              for p in parts]
     if config.max_rows:
         parts = [p.subset(np.arange(min(config.max_rows, len(p)))) for p in parts]
     data, extras = parts[0], parts[1:]
+    source = data.path or "the training data"
     if val_data is None:  # the same split evaluation.evaluate() uses
         groups = datasets.load_groups(data)
         data, val_data = datasets.split(data, config.val_fraction, config.seed, groups=groups)
@@ -274,38 +320,13 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ver
     data = datasets.concatenate([data] + extras)
     if config.complete_only:
         data, val_data = data.subset(data.complete), val_data.subset(val_data.complete)
-
-    history_path = history_path_for(out_path)
-    settings = {**asdict(config), "data": [str(p.path) for p in parts], "train_rows": len(data),
-                "val_rows": len(val_data), "resume": resume}
-    strategy = get_strategy(config.strategy)
-    replicas = strategy.num_replicas_in_sync
-    with strategy.scope():
-        if resume and out_path.exists():
-            from . import layers  # noqa: F401  (registers the project's own layers)
-
-            model = keras.models.load_model(out_path, custom_objects=CUSTOM_OBJECTS)
-        else:
-            model = get_model(config.arch, config.last_activation)
-            if config.init:
-                from .architectures import load_model
-
-                model.set_weights(load_model(config.init).get_weights())
-            optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
-                         if config.weight_decay else keras.optimizers.Adam(config.learning_rate))
-            model.compile(optimizer, loss=LOSSES[config.loss], metrics=[rmse_px])
-    previous = _read_history(history_path) if resume and out_path.exists() else []
-    initial_epoch = len(previous)
-    if initial_epoch >= config.epochs:
-        return model, previous
-
-    batches = make_batches(data, config.batch_size * replicas, config.augment, config.seed,
-                           multiple_of=replicas, align=config.align)
-    val = make_batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas,
-                       align=config.align)
-    callbacks = _callbacks(config, out_path, history_path, settings, previous)
-    model.fit(batches, validation_data=val, epochs=config.epochs, initial_epoch=initial_epoch,
-              callbacks=callbacks, verbose=verbose)
-    if config.patience:  # early stopping restored the best weights; make sure they are saved
-        save_atomic(model, out_path)
-    return model, _read_history(history_path)
+    for name, rows in (("training", data), ("validation", val_data)):
+        if len(rows) == 0:
+            raise datasets.DataError(
+                f"{source}: no rows left for {name} ({len(parts[0])} row(s) in all"
+                + (", complete rows only" if config.complete_only else "")
+                + f", {config.val_fraction:.0%} of them for validation)")
+        if np.isnan(rows.keypoints).all():
+            raise datasets.DataError(f"{source}: the {name} rows have no keypoints at all: "
+                                     "every keypoint column is empty")
+    return data, val_data, [str(p.path) for p in parts]

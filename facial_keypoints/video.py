@@ -14,11 +14,14 @@ positions are photo pixels (x, y); times are seconds.
 """
 
 import time
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
+from .errors import InputError
 from .faces import as_uint8, default_predictor, predict_keypoints, to_gray
 from .smoothing import OneEuroFilter
 from .sunglasses import as_glasses, put_sunglasses
@@ -128,6 +131,11 @@ def is_camera(source):
     return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
 
 
+class StreamWarning(UserWarning):
+    """Frames of a video or camera that were skipped or never came: the stream went on (or ended)
+    without them."""
+
+
 class VideoSource:
     """Frames from a camera (index) or a video file (path), as ``(seconds, frame)`` pairs.
 
@@ -137,11 +145,17 @@ class VideoSource:
             for t, frame in video:
                 ...
 
-    A camera that cannot be opened raises OSError naming its index; a missing file
+    A camera that cannot be opened raises InputError naming its index; a missing file
     FileNotFoundError. A camera frame that fails to read is retried ``retries`` times before the
-    stream ends; a file ends at its last frame. Times are the video's own for files
-    (frame index / fps) and the clock for cameras.
+    stream ends. A file's frames that fail to decode (a damaged stretch) are skipped, and reading
+    goes on to the file's last frame. Whatever was skipped, or a stream that ends before its
+    end, is said in a :class:`StreamWarning` when the frames run out, and counted in
+    :attr:`skipped`. Times are the video's own for files (frame position / fps) and the clock for
+    cameras.
     """
+
+    max_bad_run = 300  # a file of unknown length ends after this many undecodable frames in a row
+
 
     def __init__(self, source, retries=5, retry_wait=0.05):
         self.source, self.retries, self.retry_wait = source, retries, retry_wait
@@ -157,25 +171,51 @@ class VideoSource:
         if not self.capture.isOpened():
             self.capture.release()
             hint = " (is a camera connected, and not used by another program?)"
-            raise OSError(f"could not open {what}" + (hint if self.camera else ""))
+            raise InputError(f"could not open {what}" + (hint if self.camera else ""))
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 1 <= fps <= 240 else 30.0
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 and not self.camera else None
+        self.name, self.read, self.skipped = what, 0, 0
 
     def __iter__(self):
-        index, failures, start = 0, 0, time.monotonic()
+        failures, start = 0, time.monotonic()
         while self.capture.isOpened():
             ok, frame = self.capture.read()
-            if not ok or frame is None or frame.size == 0:
-                if self.camera and failures < self.retries:
-                    failures += 1
-                    time.sleep(self.retry_wait)
-                    continue
+            if ok and frame is not None and frame.size > 0:
+                failures = 0
+                position = self.read + self.skipped
+                yield (time.monotonic() - start if self.camera else position / self.fps), frame
+                self.read += 1
+            elif self.camera and failures < self.retries:
+                failures += 1
+                time.sleep(self.retry_wait)
+            elif not self.camera and self._more_to_come(failures):
+                failures += 1
+                self.skipped += 1
+            else:
                 break
-            failures = 0
-            yield (time.monotonic() - start if self.camera else index / self.fps), frame
-            index += 1
+        self._say_what_was_lost(failures)
+
+    def _more_to_come(self, failures):
+        if self.frame_count is not None:
+            return self.read + self.skipped < self.frame_count
+        return failures < self.max_bad_run
+
+    def _say_what_was_lost(self, failures):
+        if self.camera:
+            if failures:
+                warnings.warn(f"{self.name} stopped sending frames after {self.read}",
+                              StreamWarning, stacklevel=3)
+            return
+        if self.frame_count is None:  # the failures at the end were the end, not frames
+            self.skipped -= failures
+        lost = (self.frame_count or 0) - self.read - self.skipped
+        if self.skipped or lost > 0:
+            warnings.warn(
+                f"{self.name}: skipped {self.skipped + max(lost, 0)} frame(s) that could not be "
+                f"decoded, read {self.read}" + (f" of {self.frame_count}" if self.frame_count else ""),
+                StreamWarning, stacklevel=3)
 
     def close(self):
         """Release the camera or file."""
@@ -200,8 +240,6 @@ def write_video(source, output, sunglasses_filter=None, progress=True, max_frame
     frame size and rate, and one frame per input frame. ``settings`` go to
     :class:`SunglassesFilter` when no ``sunglasses_filter`` is given.
     """
-    from tqdm.auto import tqdm
-
     sunglasses_filter = as_filter(sunglasses_filter, **settings)
     writer, written = None, 0
     with VideoSource(source) as video:
@@ -228,7 +266,7 @@ def _open_writer(path, fps, frame):
     height, width = frame.shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
-        raise OSError(f"could not open {path} for writing a video (mp4v codec)")
+        raise InputError(f"could not open {path} for writing a video (mp4v codec)")
     return writer
 
 

@@ -50,7 +50,12 @@ def test_a_command_missing_an_optional_part_names_the_extra_to_install(monkeypat
 
     from facial_keypoints import cli
 
+    import facial_keypoints
+
     monkeypatch.setitem(sys.modules, "keras", None)  # as if the 'train' extra were not installed
     monkeypatch.setitem(sys.modules, "tensorflow", None)
+    for module in ("training", "export", "architectures", "layers"):  # imported by earlier tests
+        monkeypatch.delitem(sys.modules, f"facial_keypoints.{module}", raising=False)
+        monkeypatch.delattr(facial_keypoints, module, raising=False)
     assert cli.main(["train", "--quick", "--data", "nowhere.csv", "--out", "x.keras"]) == 2
     assert "pip install 'facial-keypoints[train]'" in capsys.readouterr().err

@@ -1,6 +1,5 @@
 """Reading photos as they are meant to be seen, and the keypoints JSON."""
 
-import io
 import json
 import os
 
@@ -8,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facial_keypoints import apps
+from facial_keypoints.cli import main
+from facial_keypoints.photos import read_image
 
 
 def hopper_path():
@@ -33,24 +33,21 @@ def sideways_phone_photo(tmp_path):
 
 
 def test_exif_orientation_is_honoured(sideways_phone_photo):
-    image = apps.read_image(str(sideways_phone_photo))
+    image = read_image(str(sideways_phone_photo))
     upright = cv2.imread(hopper_path())
     assert image.shape == upright.shape
     assert np.abs(image.astype(int) - upright).mean() < 4  # the same picture, up to JPEG noise
 
 
-def test_keypoints_json_has_score_and_angle(sideways_phone_photo):
-    out = io.StringIO()
-    assert apps.run_keypoints([str(sideways_phone_photo)], out=out) == 1
-    record = json.loads(out.getvalue())
+def test_keypoints_json_has_score_and_angle(sideways_phone_photo, capsys):
+    assert main(["keypoints", "--json", str(sideways_phone_photo)]) == 0
+    record = json.loads(capsys.readouterr().out)
     assert record["width"] == 512 and record["height"] == 600
     (face,) = record["faces"]
     assert 0.7 <= face["score"] <= 1 and abs(face["angle"]) < 10
     assert set(face["keypoints"]) >= {"left_eye_center", "nose_tip"}
     # A threshold above the face's score leaves no face; Haar finds it too.
-    out = io.StringIO()
-    apps.run_keypoints([str(sideways_phone_photo)], out=out, min_score=0.999)
-    assert json.loads(out.getvalue())["faces"] == []
-    out = io.StringIO()
-    apps.run_keypoints([str(sideways_phone_photo)], out=out, detector="haar")
-    assert len(json.loads(out.getvalue())["faces"]) == 1
+    main(["keypoints", "--json", str(sideways_phone_photo), "--min-score", "0.999"])
+    assert json.loads(capsys.readouterr().out)["faces"] == []
+    main(["keypoints", "--json", str(sideways_phone_photo), "--detector", "haar"])
+    assert len(json.loads(capsys.readouterr().out)["faces"]) == 1

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT_DIR, kaggle_missing_pattern, synthetic_faces, write_kaggle_csv
-from facial_keypoints.data import load_dataset
-from facial_keypoints.training import (PRESETS, budget_learning_rate, history_path_for, masked_mse,
-                                       masked_wing, pack_targets, train, with_overrides)
+from facial_keypoints.config import PRESETS, TrainConfig, with_overrides
+from facial_keypoints.data import DataError, load_dataset
+from facial_keypoints.training import (budget_learning_rate, history_path_for, masked_mse,
+                                       masked_wing, pack_targets, train)
 
 
 @pytest.mark.parametrize("loss", [masked_mse, masked_wing])
@@ -68,6 +69,57 @@ def test_resume_continues_from_the_checkpoint(small_data, tmp_path):
     assert [row["epoch"] for row in history] == [1, 2, 3]
 
 
+def test_a_resumed_run_keeps_the_better_model_it_started_from(small_data, tmp_path):
+    out = tmp_path / "m.keras"
+    config = with_overrides(PRESETS["quick"], arch="original-5", epochs=1, batch_size=32)
+    train(small_data, out, config, verbose=0)
+    # Say the first run's best epoch was far better than any new epoch can be.
+    record = json.loads(history_path_for(out).read_text())
+    record["epochs"][0]["val_loss"] = 1e-9
+    history_path_for(out).write_text(json.dumps(record))
+    before = out.read_bytes()
+    _, history = train(small_data, out, with_overrides(config, epochs=3), resume=True, verbose=0)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert out.read_bytes() == before  # the worse epochs 2 and 3 did not replace it
+
+
+def test_an_existing_model_is_replaced_only_when_asked(small_data, tmp_path):
+    out = tmp_path / "m.keras"
+    config = with_overrides(PRESETS["quick"], arch="original-5", epochs=1, batch_size=32)
+    train(small_data, out, config, verbose=0)
+    before = out.read_bytes()
+    with pytest.raises(FileExistsError, match="m.keras exists.*--resume.*--overwrite"):
+        train(small_data, out, config, verbose=0)
+    assert out.read_bytes() == before
+    train(small_data, out, with_overrides(config, seed=7), overwrite=True, verbose=0)
+    assert out.read_bytes() != before
+
+
+@pytest.mark.parametrize("rows, missing, complete_only, message", [
+    (1, False, False, "no rows left for (training|validation)"),
+    (40, True, False, "the training rows have no keypoints at all"),
+    (40, False, True, "no rows left for training.*complete rows only"),
+])
+def test_data_that_leaves_nothing_to_learn_is_refused_by_name(tmp_path, rows, missing,
+                                                               complete_only, message):
+    images, keypoints = synthetic_faces(rows, seed=3)
+    keypoints[:, 2:] = np.nan if complete_only else keypoints[:, 2:]
+    if missing:
+        keypoints[:] = np.nan
+    path = write_kaggle_csv(tmp_path / "training.csv", images, keypoints)
+    config = with_overrides(PRESETS["quick"], arch="original-5", complete_only=complete_only)
+    with pytest.raises(DataError, match=f"training.csv: {message}"):
+        train(path, tmp_path / "m.keras", config, verbose=0)
+    assert not (tmp_path / "m.keras").exists()
+
+
+@pytest.mark.parametrize("field, value", [("max_rows", -1), ("batch_size", 0), ("epochs", 0),
+                                          ("val_fraction", 1.0), ("loss", "l1")])
+def test_settings_out_of_range_are_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=field):
+        with_overrides(TrainConfig(), **{field: value})
+
+
 def test_budget_learning_rate_warms_up_then_decays_to_one_percent_at_the_end():
     spent = np.linspace(0, 1.5, 301)
     rates = np.array([budget_learning_rate(share, 2e-3) for share in spent])
@@ -105,7 +157,8 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from facial_keypoints.training import PRESETS, train, with_overrides, get_strategy
+        from facial_keypoints.config import PRESETS, with_overrides
+        from facial_keypoints.training import train, get_strategy
         assert get_strategy("mirrored").num_replicas_in_sync == 2
         config = with_overrides(PRESETS["quick"], arch="original-5", epochs=1, batch_size=8,
                                 strategy="mirrored")

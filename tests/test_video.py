@@ -170,7 +170,7 @@ class FakeCapture:
 def test_a_camera_that_cannot_open_raises_and_is_released(monkeypatch):
     FakeCapture.instances.clear()
     monkeypatch.setattr(video.cv2, "VideoCapture", lambda s: FakeCapture(s, opened=False))
-    with pytest.raises(OSError, match="camera 7"):
+    with pytest.raises(video.InputError, match="camera 7"):
         video.VideoSource(7)
     assert FakeCapture.instances[-1].released
     with pytest.raises(FileNotFoundError, match="no_such_video.mp4"):
@@ -184,7 +184,8 @@ def test_camera_read_failures_are_retried_then_the_stream_ends(monkeypatch):
     monkeypatch.setattr(video.cv2, "VideoCapture", lambda s: FakeCapture(s, reads=script))
     with video.VideoSource("0", retries=3, retry_wait=0) as source:
         assert source.camera
-        got = [f for _, f in source]
+        with pytest.warns(video.StreamWarning, match="camera 0 stopped sending frames after 2"):
+            got = [f for _, f in source]
     assert len(got) == 2
     assert FakeCapture.instances[-1].released
 
