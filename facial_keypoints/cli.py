@@ -222,7 +222,7 @@ def cmd_submission(args):
     from .evaluation import predict_crops
     from .submission import make_submission
 
-    out = check_output(args.out, {".csv"}, "CSV")
+    out = check_output(args.out, {".csv"}, "CSV") if args.out else fresh_path("submission.csv")
     test = load_dataset(args.test, test=True)
     predicted = predict_crops(load_predictor(args.model).predict, test.images, args.flip_average)
     rows = make_submission(test.image_ids, predicted, args.lookup, out)
@@ -231,10 +231,14 @@ def cmd_submission(args):
 
 
 def cmd_export(args):
-    """A ``.keras`` model to ONNX, checked against Keras."""
+    """A ``.keras`` model to ONNX, checked against Keras. Without ``--out``, beside the model with
+    ``.onnx``; an ONNX file already there is replaced only with ``--overwrite``."""
     from .export import TOLERANCE, export_onnx
 
-    out = export_onnx(args.model, args.out or Path(args.model).with_suffix(".onnx"))
+    out = Path(args.out) if args.out else Path(args.model).with_suffix(".onnx")
+    if not args.out and out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists: replace it (--overwrite) or name another --out")
+    out = export_onnx(args.model, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); it matches {args.model} within "
           f"{TOLERANCE:g} normalised units")
     return 0
@@ -367,12 +371,15 @@ def build_parser():
     p.add_argument("--model")
     p.add_argument("--test", help="Kaggle's test.csv or test.zip (default: data/)")
     p.add_argument("--lookup", required=True, help="Kaggle's IdLookupTable.csv")
-    p.add_argument("--out", default="submission.csv")
+    p.add_argument("--out", help="where to write (.csv; default: submission.csv, or -2, -3, ... "
+                                  "when that is taken)")
     p.add_argument("--flip-average", action="store_true")
 
     p = command("export", cmd_export, "export a .keras model to ONNX")
     p.add_argument("--model", default="models/keypoints.keras")
     p.add_argument("--out", help="default: the model's path with .onnx")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the ONNX file beside the model when there is one")
     return parser
 
 

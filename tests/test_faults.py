@@ -53,6 +53,15 @@ def test_training_without_out_writes_a_new_file_and_never_replaces_one(
     assert "exists" in error_line(capsys) and made.read_bytes() == before
 
 
+def test_export_keeps_an_onnx_file_it_was_not_told_to_replace(tmp_path, capsys):
+    model = tmp_path / "keypoints.keras"
+    model.write_bytes((PROJECT_DIR / "models" / "keypoints.keras").read_bytes())
+    model.with_suffix(".onnx").write_bytes(b"an earlier export")
+    assert main(["export", "--model", str(model)]) == 2
+    assert "keypoints.onnx exists" in error_line(capsys)
+    assert model.with_suffix(".onnx").read_bytes() == b"an earlier export"
+
+
 def test_settings_out_of_range_are_refused_before_any_work(tiny_training_csv, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["train", "--batch-size", "0", "--data", str(tiny_training_csv)])
@@ -94,6 +103,16 @@ def test_a_photo_output_that_cannot_be_written_is_named_before_any_work(
     assert main(["sunglasses", str(PHOTO), "-o", output]) == 2
     assert message in error_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == ["a_file"]
+
+
+def test_a_folder_without_write_permission_is_named(tmp_path, monkeypatch):
+    # As root (CI) every folder is writable: stand in for a read-only one.
+    from facial_keypoints import photos
+
+    monkeypatch.setattr(photos.cv2, "imwrite", lambda path, image: False)
+    monkeypatch.setattr(photos.os, "access", lambda path, mode: False)
+    with pytest.raises(InputError, match=r"out.jpg: no permission to write in"):
+        photos.write_image(tmp_path / "out.jpg", np.zeros((4, 4, 3), np.uint8))
 
 
 def test_default_outputs_never_replace_a_file(tmp_path, monkeypatch, capsys):
