@@ -278,14 +278,19 @@ def add_detector_options(parser):
 
 class ModelNamesInHelp(argparse.HelpFormatter):
     """Fills ``{model names}`` in a help text from the registry in :mod:`.architectures`, when the
-    help is shown: that needs Keras, which the commands on photos never load."""
+    help is shown: that needs Keras, which the commands on photos never load (and which the
+    filter's light install does not have)."""
 
     def _get_help_string(self, action):
         help = super()._get_help_string(action)
         if "{model names}" in (help or ""):
-            from .architectures import model_names
-
-            help = help.replace("{model names}", ", ".join(model_names()))
+            try:
+                from .architectures import model_names
+            except ModuleNotFoundError:  # the light install: no Keras, no models to train
+                names = "listed with the 'train' extra installed"
+            else:
+                names = ", ".join(model_names())
+            help = help.replace("{model names}", names)
         return help
 
 

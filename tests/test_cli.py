@@ -59,3 +59,5 @@ def test_a_command_missing_an_optional_part_names_the_extra_to_install(monkeypat
         monkeypatch.delattr(facial_keypoints, module, raising=False)
     assert cli.main(["train", "--quick", "--data", "nowhere.csv", "--out", "x.keras"]) == 2
     assert "pip install 'facial-keypoints[train]'" in capsys.readouterr().err
+    train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
+    assert "listed with the 'train' extra installed" in " ".join(train.format_help().split())
