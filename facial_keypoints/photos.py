@@ -8,6 +8,7 @@
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -61,7 +62,19 @@ def read_image(path):
         image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
         raise InputError(f"{path}: not an image OpenCV can read")
+    if _cut_short_jpeg(path):
+        warnings.warn(f"{path}: the JPEG file is cut short; the bottom of the picture is missing")
     return to_uint8(image, path)
+
+
+def _cut_short_jpeg(path):
+    """True for a JPEG file without its end marker near its end (OpenCV reads what is there and
+    fills the rest with grey, with no error)."""
+    with open(path, "rb") as file:
+        if file.read(2) != b"\xff\xd8":
+            return False
+        file.seek(max(0, os.path.getsize(path) - 4096))
+        return b"\xff\xd9" not in file.read()
 
 
 def to_uint8(image, name="the image"):

@@ -171,7 +171,8 @@ class VideoSource:
         if not self.capture.isOpened():
             self.capture.release()
             hint = " (is a camera connected, and not used by another program?)"
-            raise InputError(f"could not open {what}" + (hint if self.camera else ""))
+            raise InputError(f"could not open {what}"
+                             + (hint if self.camera else " (damaged, or not a video?)"))
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 1 <= fps <= 240 else 30.0
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -258,6 +259,8 @@ def write_video(source, output, sunglasses_filter=None, progress=True, max_frame
             bar.close()
             if writer is not None:
                 writer.release()
+    if not written:
+        raise InputError(f"{source}: no frame of it could be decoded: nothing was written")
     return written
 
 

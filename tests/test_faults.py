@@ -185,6 +185,17 @@ def test_a_camera_that_stops_says_so(monkeypatch):
             assert len(list(stream)) == 3
 
 
+def test_a_jpeg_cut_short_is_read_with_a_warning(tmp_path):
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(PHOTO.read_bytes()[:20000])
+    with pytest.warns(UserWarning, match="cut.jpg: the JPEG file is cut short"):
+        image = read_image(str(cut))
+    assert image.shape == (600, 512, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_image(str(PHOTO))  # a whole one is read quietly
+
+
 def test_keypoints_fails_when_no_input_could_be_read(tmp_path, capsys):
     (tmp_path / "notes.jpg").write_text("not a photo")
     assert main(["keypoints", str(tmp_path / "notes.jpg"), str(tmp_path / "none.jpg")]) == 1
