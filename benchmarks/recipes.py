@@ -5,6 +5,10 @@ and measured on the same grouped validation split, for RMSE in pixels (with and 
 over a horizontal flip), the time taken and the parameter count.
 
     python benchmarks/recipes.py --data ../shared/data/kaggle-format/training.zip --epochs 20
+    python benchmarks/recipes.py --data ... --time-budget 1500 --only "heatmap, wing" "heatmap48, wing"
+
+With ``--time-budget`` every candidate gets the same seconds of training (and its cosine decay
+runs over them) instead of the same number of epochs.
 """
 
 import argparse
@@ -32,6 +36,7 @@ CANDIDATES = {
     "heatmap, mse, no augmentation": dict(arch="heatmap", loss="mse", augment=False),
     "heatmap, mse": dict(arch="heatmap", loss="mse"),
     "heatmap, wing": dict(arch="heatmap"),
+    "heatmap48, wing": dict(arch="heatmap48"),
 }
 
 
@@ -39,6 +44,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="training.csv/.zip (default: data/)")
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--time-budget", type=float, default=0,
+                        help="seconds of training per candidate (then --epochs is only a cap)")
     parser.add_argument("--only", nargs="*", help="candidate names to run (default: all)")
     parser.add_argument("--out", default="runs/recipes", help="folder for the trained models")
     args = parser.parse_args()
@@ -48,9 +55,10 @@ def main():
     for name, overrides in CANDIDATES.items():
         if args.only and name not in args.only:
             continue
-        config = with_overrides(PRESETS["default"], epochs=args.epochs, **overrides)
+        config = with_overrides(PRESETS["default"], epochs=args.epochs,
+                                time_budget_s=args.time_budget, **overrides)
         start = time.time()
-        model, _ = train(data, Path(args.out) / (name.replace(" ", "_").replace(",", "") + ".keras"),
+        model, history = train(data, Path(args.out) / (name.replace(" ", "_").replace(",", "") + ".keras"),
                          config, overwrite=True, verbose=2)
         seconds = time.time() - start
         plain = evaluate(model.predict_on_batch, data)
@@ -58,14 +66,15 @@ def main():
         rows.append({"candidate": name, "rmse_px": plain["rmse_px"],
                      "rmse_px_flip_average": flipped["rmse_px"], "nme": flipped["nme"],
                      "mean_shape_rmse_px": plain["mean_shape_rmse_px"],
-                     "params": model.count_params(), "train_s": seconds, "epochs": args.epochs})
+                     "params": model.count_params(), "train_s": seconds, "epochs": len(history)})
         print(json.dumps(rows[-1]), flush=True)
 
-    print(f"\n| candidate | val RMSE px | + flip avg | NME | params | train time |")
-    print("|---|---|---|---|---|---|")
+    print("\n| candidate | val RMSE px | + flip avg | NME | params | train time | epochs |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['candidate']} | {r['rmse_px']:.2f} | {r['rmse_px_flip_average']:.2f} | "
-              f"{r['nme']:.4f} | {r['params']:,} | {r['train_s'] / 60:.1f} min |")
+              f"{r['nme']:.4f} | {r['params']:,} | {r['train_s'] / 60:.1f} min | "
+              f"{r['epochs']} |")
     if rows:
         print(f"\naverage face (mean shape): {rows[0]['mean_shape_rmse_px']:.2f} px")
 

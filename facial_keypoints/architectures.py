@@ -143,24 +143,34 @@ def build_vgg_bn(spec="C(32x2)-C(64x2)-C(128x2)-C(256x2)", dense=256, name="keyp
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_heatmap(widths=(16, 32, 64), dilations=(1, 2, 4, 8), name="keypoint_heatmap"):
+def build_heatmap(widths=(16, 32, 64), dilations=(1, 2, 4, 8), fine=False,
+                  name="keypoint_heatmap"):
     """The project's default model: heatmaps and a soft-argmax instead of a dense head.
 
     Two VGG-style stages with batch normalisation bring the crop down to 24x24; then dilated
     3x3 convolutions (rates ``dilations``) widen the view to the whole face without losing
     resolution, a 1x1 convolution draws one heatmap per keypoint, and ``layers.SoftArgmax`` turns
     each map into an (x, y). About 150,000 parameters, 20 times fewer than the original.
+
+    ``fine``: heatmaps at 48x48 instead: the 24x24 features, thinned by a 1x1 convolution and
+    doubled in size, are joined with the second stage's 48x48 features (before its pooling) and
+    one more 3x3 convolution draws the maps, so each cell covers 2 crop pixels, not 4.
     """
-    def conv_bn(x, filters, dilation=1):
-        x = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
+    def conv_bn(x, filters, dilation=1, size=3):
+        x = layers.Conv2D(filters, size, padding="same", dilation_rate=dilation,
+                          use_bias=False)(x)
         return layers.ReLU()(layers.BatchNormalization()(x))
 
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
     x = inputs
     for filters in widths[:-1]:
-        x = layers.MaxPooling2D(2)(conv_bn(conv_bn(x, filters), filters))
+        sharp = conv_bn(conv_bn(x, filters), filters)
+        x = layers.MaxPooling2D(2)(sharp)
     for dilation in dilations:
         x = conv_bn(x, widths[-1], dilation)
+    if fine:
+        coarse = layers.UpSampling2D(2, interpolation="bilinear")(conv_bn(x, widths[0], size=1))
+        x = conv_bn(layers.Concatenate()([coarse, sharp]), widths[1])
     heatmaps = layers.Conv2D(NUM_COORDS // 2, 1, name="heatmaps")(x)
     outputs = SoftArgmax(name="keypoints")(heatmaps)
     return keras.Model(inputs, outputs, name=name)
@@ -179,6 +189,7 @@ MODELS = {
     "vgg-bn": build_vgg_bn,
     "resnet": build_resnet,
     "heatmap": build_heatmap,
+    "heatmap48": lambda: build_heatmap(fine=True, name="keypoint_heatmap48"),
 }
 
 

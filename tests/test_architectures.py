@@ -46,13 +46,15 @@ def test_every_named_model_predicts_and_survives_keras_format(tmp_path):
         np.testing.assert_allclose(model.predict_on_batch(x), again.predict_on_batch(x), atol=1e-6)
 
 
-def test_the_heatmap_model_saves_and_reloads_with_its_soft_argmax(tmp_path):
+@pytest.mark.parametrize("name, cells", [("heatmap", 24), ("heatmap48", 48)])
+def test_the_heatmap_models_save_and_reload_with_their_soft_argmax(tmp_path, name, cells):
     from facial_keypoints.architectures import load_model
 
-    model = get_model("heatmap")
+    model = get_model(name)
+    assert model.get_layer("heatmaps").output.shape[1:3] == (cells, cells)
     images = np.random.default_rng(0).random((3, 96, 96, 1)).astype(np.float32)
-    model.save(tmp_path / "heatmap.keras")
-    reloaded = load_model(tmp_path / "heatmap.keras")
+    model.save(tmp_path / f"{name}.keras")
+    reloaded = load_model(tmp_path / f"{name}.keras")
     np.testing.assert_allclose(reloaded(images, training=False), model(images, training=False),
                                atol=1e-6)
 
