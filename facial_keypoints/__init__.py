@@ -52,7 +52,14 @@ __all__ = sorted([name for name, value in globals().items()
 def __getattr__(name):
     if name not in _ON_FIRST_USE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_ON_FIRST_USE[name]}", __name__), name)
+    try:
+        module = importlib.import_module(f".{_ON_FIRST_USE[name]}", __name__)
+    except ModuleNotFoundError as error:
+        extra = "notebooks" if _ON_FIRST_USE[name] == "notebook" else "train"
+        raise ModuleNotFoundError(
+            f"facial_keypoints.{name} needs {error.name}, which comes with the {extra!r} extra: "
+            f"pip install 'facial-keypoints[{extra}]'", name=error.name) from error
+    value = getattr(module, name)
     globals()[name] = value  # found directly from now on
     return value
 

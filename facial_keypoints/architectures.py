@@ -161,6 +161,8 @@ def build_heatmap(widths=(16, 32, 64), dilations=(1, 2, 4, 8), fine=False,
                           use_bias=False)(x)
         return layers.ReLU()(layers.BatchNormalization()(x))
 
+    if fine and len(widths) < 3:
+        raise ValueError("fine heatmaps join the second stage's 48x48 features: give 3 widths")
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
     x = inputs
     for filters in widths[:-1]:
@@ -198,18 +200,29 @@ def model_names():
     return list(MODELS)
 
 
-def get_model(name_or_spec, last_activation="tanh"):
-    """Build a model by name (see :data:`MODELS`) or from a notation string."""
+def check_name(name_or_spec):
+    """InputError unless :func:`get_model` can build ``name_or_spec``: a name of :data:`MODELS`
+    or valid notation. Cheap: builds nothing."""
     if name_or_spec in MODELS:
-        return MODELS[name_or_spec]()
+        return
     if name_or_spec.startswith(("C(", "D(")):
-        return build_model(name_or_spec, last_activation)
+        parse_spec(name_or_spec)
+        return
     raise InputError(f"unknown model {name_or_spec!r}: use one of {model_names()} or a notation "
                      "like 'C(16x2)-C(32x2)-D(512)-D(30)'")
 
 
-def load_model(path):
-    """Load a ``.keras`` model saved by this project (its custom layers included), uncompiled.
+def get_model(name_or_spec, last_activation="tanh"):
+    """Build a model by name (see :data:`MODELS`) or from a notation string."""
+    check_name(name_or_spec)
+    if name_or_spec in MODELS:
+        return MODELS[name_or_spec]()
+    return build_model(name_or_spec, last_activation)
+
+
+def load_model(path, **options):
+    """Load a ``.keras`` model saved by this project (its custom layers included), uncompiled
+    unless ``options`` say otherwise (they go to ``keras.models.load_model``).
 
     Raises FileNotFoundError, or InputError for a file that is not a loadable Keras model (cut
     short, something else, or holding code that Keras' safe mode refuses), naming the path."""
@@ -219,7 +232,7 @@ def load_model(path):
         raise InputError(f"{path}: not a Keras model (a .keras file is a zip archive; this one is "
                          "damaged or something else)")
     try:
-        return keras.models.load_model(path, compile=False)
+        return keras.models.load_model(path, **{"compile": False, **options})
     except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"{path}: cannot be loaded as a Keras model: {reason}") from error

@@ -111,10 +111,11 @@ function render({ model, el }) {
     const hint = setTimeout(() => {
       if (opening) setStatus("waiting for the browser's camera permission: answer its prompt");
     }, PERMISSION_PATIENCE_MS);
+    let opened = null;
     try {
       const width = model.get("width");
       const height = model.get("height");
-      const opened = await navigator.mediaDevices.getUserMedia({
+      opened = await navigator.mediaDevices.getUserMedia({
         audio: false,
         video: { width: { ideal: width }, height: { ideal: height } },
       });
@@ -131,10 +132,12 @@ function render({ model, el }) {
       }));
       video.srcObject = stream;
       await video.play();
+      if (stream !== opened) return; // stopped while the video was starting
       setStatus("streaming");
       encodeNext();
     } catch (error) {
       opening = false;
+      if (opened && stream !== opened) return; // stopped while starting: not a camera fault
       closeCamera();
       setRunning(false);
       setStatus(cameraError(error)); // after the change of `running`, which says "stopped"

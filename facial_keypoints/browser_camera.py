@@ -32,6 +32,7 @@ import anywidget
 import cv2
 import numpy as np
 import traitlets
+from IPython.display import display
 
 from .video import as_filter
 
@@ -170,8 +171,6 @@ def show_browser_camera(sunglasses_filter=None, width=640, height=480, quality=0
     ``settings`` go to :class:`~.video.SunglassesFilter` when no ``sunglasses_filter`` is given
     (e.g. ``predictor=...``).
     """
-    from IPython.display import display
-
     camera = BrowserCamera(as_filter(sunglasses_filter, **settings), width=width, height=height,
                            quality=quality)
     display(camera)

@@ -11,6 +11,7 @@ command replaces a file that the user did not name.
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -25,7 +26,7 @@ from .detectors import load_detector
 from .errors import InputError
 from .faces import find_keypoints
 from .keypoints import named
-from .photos import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_output, fresh_path, image_paths,
+from .photos import (OUTPUT_SUFFIXES, VIDEO_SUFFIXES, check_output, fresh_path, image_paths,
                      read_image, sample_photo, write_image)
 from .predictor import load_predictor
 from .sunglasses import load_glasses, put_sunglasses
@@ -128,20 +129,23 @@ def output_for(kind, source, output):
             if Path(output).exists() and not Path(output).is_dir():
                 raise InputError(f"{output} is a file: the output of a folder is a folder")
             return Path(output)
-        suffixes = VIDEO_OUTPUT_SUFFIXES if kind == "video" else IMAGE_SUFFIXES
+        if kind == "video" and Path(output).resolve() == Path(source).resolve():
+            raise InputError(f"{output} is the video being read: name another output")
+        suffixes = VIDEO_OUTPUT_SUFFIXES if kind == "video" else OUTPUT_SUFFIXES
         return check_output(output, suffixes, kind if kind == "video" else "image")
     source = Path(source)
     name = {"folder": source.resolve().name, "video": f"{source.stem}.mp4",
             "photo": source.name}[kind]
     default = Path(f"sunglasses_{name}")
-    if kind == "photo" and default.suffix.lower() not in IMAGE_SUFFIXES:
+    if kind == "photo" and default.suffix.lower() not in OUTPUT_SUFFIXES:
         default = default.with_suffix(".png")
     return fresh_path(default)
 
 
 def sunglasses_folder(folder, output, predictor, glasses, detector):
-    """Every photo of ``folder`` into ``output`` (same names), with a progress bar; photos that
-    cannot be read are named and skipped. Exit status 1 when none could be."""
+    """Every photo of ``folder`` into ``output`` under the same names (``name-2.jpg``, ... where a
+    file is already there: the originals too, when ``output`` is ``folder``), with a progress
+    bar; photos that cannot be read are named and skipped. Exit status 1 when none could be."""
     paths = list(image_paths([folder]))
     written = 0
     for path in tqdm(paths, unit="photo"):
@@ -151,7 +155,7 @@ def sunglasses_folder(folder, output, predictor, glasses, detector):
             tqdm.write(f"skipped {path}: {error}")
             continue
         faces = find_keypoints(image, predictor, detector)
-        write_image(output / Path(path).name, put_sunglasses(image, faces, glasses))
+        write_image(fresh_path(output / Path(path).name), put_sunglasses(image, faces, glasses))
         written += 1
     print(f"wrote {written} of {len(paths)} photo(s) to {output}/")
     return 0 if written else 1
@@ -205,8 +209,8 @@ def cmd_evaluate(args):
     result = evaluate(load_predictor(args.model).predict, args.data, split=args.split,
                       seed=args.seed, flip_average=args.flip_average, refine=args.refine)
     result["model"] = str(args.model)
-    if args.json:
-        print(json.dumps(result, allow_nan=False))
+    if args.json:  # a figure with no faces behind it (a keypoint absent from the split) is null
+        print(json.dumps(finite_or_none(result), allow_nan=False))
         return 0
     print(f"{result['n']} faces ({args.split} split) of {args.data}")
     print(f"RMSE {result['rmse_px']:.3f} px (average face: {result['mean_shape_rmse_px']:.3f} px), "
@@ -214,6 +218,16 @@ def cmd_evaluate(args):
     for name, value in result["per_keypoint_rmse_px"].items():
         print(f"  {name:<26} {value:6.3f} px")
     return 0
+
+
+def finite_or_none(value):
+    """``value`` with every NaN or infinite float, in nested dicts too, replaced by None: JSON has
+    no NaN."""
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def cmd_submission(args):
@@ -235,7 +249,8 @@ def cmd_export(args):
     ``.onnx``; an ONNX file already there is replaced only with ``--overwrite``."""
     from .export import TOLERANCE, export_onnx
 
-    out = Path(args.out) if args.out else Path(args.model).with_suffix(".onnx")
+    out = check_output(args.out, {".onnx"}, "ONNX") if args.out else \
+        Path(args.model).with_suffix(".onnx")
     if not args.out and out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} exists: replace it (--overwrite) or name another --out")
     out = export_onnx(args.model, out)
@@ -296,7 +311,8 @@ class ModelNamesInHelp(argparse.HelpFormatter):
 
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true",
+    # SUPPRESS: a subcommand's own default must not undo a --debug given before the command.
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="on an error, show the full traceback instead of one line")
     parser = argparse.ArgumentParser(
         prog="python -m facial_keypoints", parents=[common],
@@ -412,8 +428,6 @@ def user_error(error):
         return str(error)
     if isinstance(error, ModuleNotFoundError):
         return missing_extra(error)
-    if isinstance(error, ImportError):  # e.g. an OpenCV without Haar cascades: it names the fix
-        return str(error)
     if isinstance(error, (FileNotFoundError, FileExistsError, PermissionError,
                           IsADirectoryError, NotADirectoryError)) or (
             isinstance(error, OSError) and error.errno is not None):
@@ -436,7 +450,7 @@ def main(argv=None):
         return 130
     except Exception as error:
         message = user_error(error)
-        if message is None or args.debug:
+        if message is None or getattr(args, "debug", False):
             raise
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -211,7 +211,7 @@ def _parse(path):
 
 
 def _check_unique_ids(image_ids, path):
-    values, first, counts = np.unique(image_ids, return_index=True, return_counts=True)
+    values, counts = np.unique(image_ids, return_counts=True)
     if (counts > 1).any():
         image_id = values[np.argmax(counts > 1)]
         rows = np.flatnonzero(image_ids == image_id)[:2]
@@ -243,6 +243,9 @@ def _pixels(strings, path):
     if not ok:  # find and name the first bad row
         for row, text in enumerate(strings):
             _check_image(text, path, row)
+        # Every row passed on its own (numpy's row parser takes spellings such as "1_0" that the
+        # fast one refuses): use what it read.
+        flat = np.concatenate([np.array(text.split(), dtype=np.float64) for text in strings])
     if flat.max() <= 1.0 and np.any(flat != np.round(flat)):
         # Written as floats in [0, 1] (as by a numpy or torch pipeline): scale, and say so.
         warnings.warn(f"{path}: pixel values are in [0, 1], not Kaggle's 0-255: scaled by 255")

@@ -264,7 +264,7 @@ def _unturn(angle, width, height):
         return np.array([[-1.0, 0, width - 1], [0, -1.0, height - 1]])
     if angle == 270:  # turned[i, j] = photo[H-1-j, i]
         return np.array([[0, 1.0, 0], [-1.0, 0, height - 1]])
-    raise InputError(f"turned copies must be turned by 0, 90, 180 or 270 degrees, not {angle}")
+    raise ValueError(f"turned copies must be turned by 0, 90, 180 or 270 degrees, not {angle}")
 
 
 def _as_grey(image):
@@ -307,6 +307,9 @@ class YuNetDetector(FaceDetector):
         self.path = Path(path) if path is not None else YUNET_PATH
         if not self.path.is_file():
             raise FileNotFoundError(f"YuNet face detector file not found: {self.path}")
+        if not set(angles) <= {0, 90, 180, 270}:
+            raise InputError(f"YuNet searches copies turned by 0, 90, 180 or 270 degrees, "
+                             f"not {sorted(set(angles) - {0, 90, 180, 270})}")
         self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
         self.min_score, self.candidate_score = min_score, candidate_score
         self.nms_threshold, self.check_pixels = nms_threshold, check_pixels
@@ -383,7 +386,7 @@ class HaarDetector(FaceDetector):
         if not self.path.is_file():
             raise FileNotFoundError(f"Haar cascade file not found: {self.path}")
         if not hasattr(cv2, "CascadeClassifier"):
-            raise ImportError("this OpenCV has no Haar cascades (OpenCV 5 dropped them): "
+            raise InputError("this OpenCV has no Haar cascades (OpenCV 5 dropped them): "
                               "pip install 'opencv-python>=4.8,<5'")
         try:
             self.cascade = cv2.CascadeClassifier(str(self.path))

@@ -68,13 +68,23 @@ def read_image(path):
 
 
 def _cut_short_jpeg(path):
-    """True for a JPEG file without its end marker near its end (OpenCV reads what is there and
-    fills the rest with grey, with no error)."""
-    with open(path, "rb") as file:
-        if file.read(2) != b"\xff\xd8":
-            return False
-        file.seek(max(0, os.path.getsize(path) - 4096))
-        return b"\xff\xd9" not in file.read()
+    """True for a JPEG file whose picture has no end marker (OpenCV reads what is there and fills
+    the rest with grey, with no error). The marker is looked for after the main picture's start
+    of scan, found by walking the segments (so an EXIF thumbnail's markers do not count), and
+    anywhere after it (phones append videos and other data after the picture)."""
+    data = Path(path).read_bytes()
+    if not data.startswith(b"\xff\xd8"):
+        return False
+    position = 2
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker == 0xDA:  # start of scan: the compressed picture follows
+            return data.find(b"\xff\xd9", position) < 0
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+    return True  # the segments end before the picture starts: cut short there
 
 
 def to_uint8(image, name="the image"):
@@ -96,16 +106,22 @@ def to_uint8(image, name="the image"):
                      "nor [0, 255]")
 
 
-def check_output(path, suffixes=IMAGE_SUFFIXES, kind="image"):
+OUTPUT_SUFFIXES = IMAGE_SUFFIXES - {".pgm"}  # PGM holds grey only; the sunglasses are colour
+
+
+def check_output(path, suffixes=OUTPUT_SUFFIXES, kind="image"):
     """Refuse, before any work, an output path that cannot be written: a folder, a name whose
     extension is not a ``kind`` type, a parent that is a file. Returns the path."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path} is a folder: name a file in it, such as {path / 'out.jpg'}"
                          if kind == "image" else f"{path} is a folder: name a {kind} file in it")
+    if not path.suffix:
+        raise InputError(f"{path}: has no extension; {kind} files end in one of "
+                         f"{', '.join(sorted(suffixes))}")
     if path.suffix.lower() not in suffixes:
-        raise InputError(f"{path}: {path.suffix or 'no extension'} is not a {kind} file type; "
-                         f"use one of {', '.join(sorted(suffixes))}")
+        raise InputError(f"{path}: {path.suffix} is not among the {kind} file extensions "
+                         f"({', '.join(sorted(suffixes))})")
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():

@@ -46,9 +46,8 @@ def plot_history(history, ax=None, pixels=True):
     (``batch_rmse_px``; histories written before that name was chosen call it ``rmse_px``).
     """
     ax = ax if ax is not None else plt.gca()
-    key = next((k for k in ("batch_rmse_px", "rmse_px") if k in history[0]), None) if pixels \
-        else None
-    key = key or "loss"
+    pixel_keys = [k for k in ("batch_rmse_px", "rmse_px") if k in history[0]]
+    key = pixel_keys[0] if pixels and pixel_keys else "loss"
     epochs = [row["epoch"] for row in history]
     ax.plot(epochs, [row[key] for row in history], label=f"train {key}")
     ax.plot(epochs, [row[f"val_{key}"] for row in history], label=f"validation {key}")

@@ -18,7 +18,7 @@ import tensorflow as tf
 from keras import ops
 
 from . import data as datasets
-from .architectures import get_model, load_model
+from .architectures import check_name, get_model, load_model
 from .augment import align_batch, alignments, augment_batch
 from .config import TrainConfig
 from .errors import InputError
@@ -168,10 +168,10 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def callbacks_for(config, out_path, settings, previous=()):
+def callbacks_for(config, out_path, settings, previous=(), best=math.inf):
     """The callbacks of a run: checkpoint, history file, and the schedule and stopping rules
-    that ``config`` asks for. ``previous``: the history rows of the run being resumed."""
-    best = min((row["val_loss"] for row in previous), default=math.inf)
+    that ``config`` asks for. ``previous``: the history rows of the run being resumed; ``best``:
+    the validation loss an epoch must beat to be saved."""
     callbacks = [AtomicCheckpoint(out_path, best),
                  HistoryFile(history_path_for(out_path), settings, previous)]
     cosine = config.schedule == "cosine"
@@ -255,7 +255,8 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ove
 
     An existing model at ``out_path`` is never replaced by accident: ``resume=True`` continues
     from it at the next epoch (and keeps it unless an epoch beats the best validation loss in its
-    history), ``overwrite=True`` starts again from scratch; with neither, FileExistsError.
+    history, or, with no history, its own validation loss), ``overwrite=True`` starts again from
+    scratch; with neither, FileExistsError.
 
     Returns ``(model, history)``: the model as the last epoch left it (the best one is at
     ``out_path``) and the list of per-epoch dicts.
@@ -266,10 +267,14 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ove
     history_path = history_path_for(out_path)
     resuming = resume and out_path.exists()
     if not (resuming or overwrite):
-        for existing in (out_path, history_path):
-            if existing.exists():
-                raise FileExistsError(f"{existing} exists: resume training it (--resume), "
-                                      "replace it (--overwrite), or choose another --out")
+        if out_path.exists():
+            raise FileExistsError(f"{out_path} exists: resume training it (--resume), replace it "
+                                  "(--overwrite), or choose another --out")
+        if history_path.exists():
+            raise FileExistsError(f"{history_path} exists without its model {out_path.name}: "
+                                  "replace it (--overwrite) or choose another --out")
+    if not resuming:
+        check_name(config.arch)  # before the data is read
     keras.utils.set_random_seed(config.seed)
     data, val_data, sources = _training_sets(data, val_data, config)
 
@@ -279,11 +284,11 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ove
     replicas = strategy.num_replicas_in_sync
     with strategy.scope():
         if resuming:
-            model = keras.models.load_model(out_path, custom_objects=CUSTOM_OBJECTS)
+            model = load_model(out_path, compile=True, custom_objects=CUSTOM_OBJECTS)
         else:
             model = get_model(config.arch, config.last_activation)
             if config.init:
-                model.set_weights(load_model(config.init).get_weights())
+                _start_from(model, config.init, config.arch)
             optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
                          if config.weight_decay else keras.optimizers.Adam(config.learning_rate))
             model.compile(optimizer, loss=LOSSES[config.loss], metrics=[batch_rmse_px])
@@ -296,9 +301,25 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ove
                       multiple_of=replicas, align=config.align)
     val = Batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas,
                   align=config.align)
+    # The loss to beat: the history's best, or, resuming without one, the model's own.
+    best = min((row["val_loss"] for row in previous), default=math.inf)
+    if resuming and not previous:
+        best = model.evaluate(val, verbose=0, return_dict=True)["loss"]
     model.fit(batches, validation_data=val, epochs=config.epochs, initial_epoch=len(previous),
-              callbacks=callbacks_for(config, out_path, settings, previous), verbose=verbose)
+              callbacks=callbacks_for(config, out_path, settings, previous, best),
+              verbose=verbose)
     return model, _read_history(history_path)
+
+
+def _start_from(model, path, arch):
+    """Copy the weights of the model at ``path`` into ``model`` (fine-tuning); InputError naming
+    the file when they do not fit."""
+    weights = load_model(path).get_weights()
+    try:
+        model.set_weights(weights)
+    except ValueError as error:
+        reason = str(error).strip().splitlines()[0]
+        raise InputError(f"{path}: its weights do not fit a {arch!r} model ({reason})") from error
 
 
 def _training_sets(data, val_data, config):

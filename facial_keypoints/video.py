@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .errors import InputError
 from .faces import as_uint8, default_predictor, predict_keypoints, to_gray
+from .photos import fresh_path
 from .smoothing import OneEuroFilter
 from .sunglasses import as_glasses, put_sunglasses
 from .timing import timed
@@ -156,7 +157,6 @@ class VideoSource:
 
     max_bad_run = 300  # a file of unknown length ends after this many undecodable frames in a row
 
-
     def __init__(self, source, retries=5, retry_wait=0.05):
         self.source, self.retries, self.retry_wait = source, retries, retry_wait
         self.camera = is_camera(source)
@@ -209,7 +209,9 @@ class VideoSource:
                 warnings.warn(f"{self.name} stopped sending frames after {self.read}",
                               StreamWarning, stacklevel=3)
             return
-        if self.frame_count is None:  # the failures at the end were the end, not frames
+        if self.frame_count is None or failures <= max(2, self.frame_count // 100):
+            # Failures at the very end are the end: a container's frame count can be an
+            # estimate, a frame or so too high. A longer run there is a damaged end.
             self.skipped -= failures
         lost = (self.frame_count or 0) - self.read - self.skipped
         if self.skipped or lost > 0:
@@ -285,7 +287,8 @@ def show_window(source=0, sunglasses_filter=None, output=None, snapshot_dir=".",
                 title="Sunglasses (q: quit, s: snapshot)", **settings):
     """Show the processed camera or video in an OpenCV window until q/Esc or the stream ends.
 
-    ``s`` saves the current frame as ``snapshot_<n>.png`` in ``snapshot_dir`` (printing where).
+    ``s`` saves the current frame as ``snapshot_<n>.png`` in ``snapshot_dir`` (printing where;
+    a name already taken gets ``-2``, ``-3``, ...).
     ``output``: also write the processed stream to this video file. Returns frames shown.
     """
     sunglasses_filter = as_filter(sunglasses_filter, **settings)
@@ -306,7 +309,7 @@ def show_window(source=0, sunglasses_filter=None, output=None, snapshot_dir=".",
                     break
                 if key == ord("s"):
                     snapshots += 1
-                    path = Path(snapshot_dir) / f"snapshot_{snapshots}.png"
+                    path = fresh_path(Path(snapshot_dir) / f"snapshot_{snapshots}.png")
                     cv2.imwrite(str(path), out)
                     print(f"saved {path}", flush=True)
         finally:

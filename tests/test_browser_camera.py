@@ -109,8 +109,11 @@ def test_sizes_and_quality_are_checked(sunglasses_filter):
 
 
 def test_the_package_imports_without_anywidget():
-    """``import facial_keypoints`` must not need the notebook kit: anywidget stays unimported."""
-    code = "import sys, facial_keypoints; print('anywidget' in sys.modules)"
+    """``import facial_keypoints`` (and its command line) must not need the notebook kit or the
+    training kit: none of their libraries is imported."""
+    code = ("import sys, facial_keypoints, facial_keypoints.cli; print(any(m in sys.modules for m "
+            "in ('anywidget', 'ipywidgets', 'IPython', 'tensorflow', 'keras', 'pandas', "
+            "'matplotlib')))")
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                             cwd=PROJECT_DIR, timeout=120)

@@ -2,6 +2,7 @@
 line naming the file and the problem, with a non-zero exit status, and replaces no file that the
 user did not name. Every damaged file here is made by the test itself."""
 
+import json
 import warnings
 import zipfile
 
@@ -66,8 +67,44 @@ def test_settings_out_of_range_are_refused_before_any_work(tiny_training_csv, ca
     with pytest.raises(SystemExit) as stop:
         main(["train", "--batch-size", "0", "--data", str(tiny_training_csv)])
     assert stop.value.code == 2 and "--batch-size: must be at least 1" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stop:
         main(["train", "--max-rows", "-1", "--data", str(tiny_training_csv)])
+    assert stop.value.code == 2 and "--max-rows: must be at least 1" in capsys.readouterr().err
+
+
+def test_resuming_without_a_history_must_beat_the_model_itself(
+        tmp_path, tiny_training_csv, monkeypatch):
+    from facial_keypoints import training
+    from facial_keypoints.config import PRESETS, with_overrides
+
+    out = tmp_path / "m.keras"
+    config = with_overrides(PRESETS["quick"], arch="original-5", epochs=1)
+    training.train(tiny_training_csv, out, config, verbose=0)
+    training.history_path_for(out).unlink()  # say the history was lost
+    seen = {}
+    real = training.callbacks_for
+
+    def spy(*args):
+        seen["best"] = args[-1]
+        return real(*args)
+
+    monkeypatch.setattr(training, "callbacks_for", spy)
+    training.train(tiny_training_csv, out, with_overrides(config, epochs=2), resume=True,
+                   verbose=0)
+    assert 0 < seen["best"] < float("inf")  # the model's own validation loss, not infinity
+
+
+def test_a_history_without_its_model_is_named(tmp_path, tiny_training_csv, capsys):
+    (tmp_path / "m.history.json").write_text('{"epochs": []}')
+    assert main(["train", "--quick", "--data", str(tiny_training_csv), "--out",
+                 str(tmp_path / "m.keras"), "--resume"]) == 2
+    assert "m.history.json exists without its model m.keras" in error_line(capsys)
+
+
+def test_an_unknown_model_is_named_before_the_data_is_read(tmp_path, capsys):
+    assert main(["train", "--arch", "hetamap", "--data", str(tmp_path / "nowhere.csv"),
+                 "--out", str(tmp_path / "m.keras")]) == 2
+    assert "unknown model 'hetamap'" in error_line(capsys)
 
 
 def test_data_that_leaves_no_rows_is_named(tmp_path, capsys):
@@ -91,8 +128,8 @@ def test_float_images_are_scaled_or_refused_never_black(tmp_path):
 
 
 @pytest.mark.parametrize("output, message", [
-    ("out", "no extension is not a image file type"),
-    ("out.mp4", ".mp4 is not a image file type"),
+    ("out", "out: has no extension; image files end in one of"),
+    ("out.mp4", ".mp4 is not among the image file extensions"),
     (".", "is a folder"),
     ("a_file/out.jpg", "a_file is a file, not a folder"),
 ])
@@ -152,10 +189,32 @@ def test_a_damaged_stretch_of_video_is_skipped_and_said(damaged_video, tmp_path,
     assert "warning: video file" in err and "Traceback" not in err
 
 
-def test_a_video_written_as_a_photo_is_refused(damaged_video, tmp_path, capsys):
+def test_a_video_written_as_a_photo_or_over_itself_is_refused(damaged_video, tmp_path, capsys):
     assert main(["sunglasses", str(damaged_video), "-o", str(tmp_path / "out.jpg")]) == 2
-    assert ".jpg is not a video file type" in error_line(capsys)
+    assert ".jpg is not among the video file extensions" in error_line(capsys)
     assert not (tmp_path / "out.jpg").exists()
+    before = damaged_video.read_bytes()
+    assert main(["sunglasses", str(damaged_video), "-o", str(damaged_video)]) == 2
+    assert "is the video being read" in error_line(capsys)
+    assert damaged_video.read_bytes() == before
+
+
+def test_a_whole_video_reads_without_a_warning(damaged_video):
+    from facial_keypoints.video import VideoSource
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with VideoSource(damaged_video.with_name("walk.mp4")) as stream:  # the undamaged one
+            assert len(list(stream)) == 60 and stream.skipped == 0
+
+
+def test_a_folder_written_into_itself_keeps_its_photos(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "hopper.jpg").write_bytes(PHOTO.read_bytes())
+    assert main(["sunglasses", str(folder), "-o", str(folder)]) == 0
+    assert (folder / "hopper.jpg").read_bytes() == PHOTO.read_bytes()
+    assert cv2.imread(str(folder / "hopper-2.jpg")).shape == (600, 512, 3)
 
 
 def test_a_camera_that_stops_says_so(monkeypatch):
@@ -191,9 +250,12 @@ def test_a_jpeg_cut_short_is_read_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="cut.jpg: the JPEG file is cut short"):
         image = read_image(str(cut))
     assert image.shape == (600, 512, 3)
+    motion = tmp_path / "motion.jpg"  # a phone's motion photo: a video after the picture
+    motion.write_bytes(PHOTO.read_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(10000))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        read_image(str(PHOTO))  # a whole one is read quietly
+        read_image(str(PHOTO))  # whole ones are read quietly
+        read_image(str(motion))
 
 
 def test_keypoints_fails_when_no_input_could_be_read(tmp_path, capsys):
@@ -300,9 +362,8 @@ def test_a_row_with_a_missing_field_is_named_briefly(tmp_path, kaggle_csv):
 
 
 def test_submission_refuses_a_training_file_and_duplicate_image_ids(tmp_path, kaggle_csv, capsys):
-    lookup = PROJECT_DIR.parent / "shared" / "data" / "kaggle-facial-keypoints" / "IdLookupTable.csv"
-    if not lookup.exists():
-        pytest.skip(f"Kaggle's lookup table not found at {lookup}")
+    lookup = tmp_path / "IdLookupTable.csv"  # both faults are found before it is read
+    lookup.write_text("RowId,ImageId,FeatureName,Location\n1,1,nose_tip_x,\n")
     out = tmp_path / "submission.csv"
     common = ["submission", "--model", str(MODEL_ONNX), "--lookup", str(lookup), "--out", str(out)]
     assert main(common + ["--test", str(kaggle_csv)]) == 2
@@ -313,6 +374,36 @@ def test_submission_refuses_a_training_file_and_duplicate_image_ids(tmp_path, ka
     assert main(common + ["--test", str(test_csv)]) == 2
     assert "ImageId 2 appears more than once (rows 1 and 2" in error_line(capsys)
     assert not out.exists()
+
+
+def test_pixels_numpy_spells_its_own_way_are_read(tmp_path, kaggle_csv):
+    from facial_keypoints.data import load_dataset
+
+    text = kaggle_csv.read_bytes()
+    header, first, rest = text.split(b"\r\n", 2)
+    cells = first.split(b",")
+    pixels = cells[-1].split(b" ")
+    pixels[0] = b"1_0"  # Python reads it as 10; numpy's fast parser refuses it
+    odd = tmp_path / "odd" / "training.csv"
+    odd.parent.mkdir()
+    odd.write_bytes(b"\r\n".join([header, b",".join(cells[:-1] + [b" ".join(pixels)]), rest]))
+    assert round(float(load_dataset(odd).images[0, 0, 0, 0]) * 255) == 10
+
+
+def test_evaluate_json_writes_figures_without_faces_as_null(tmp_path, capsys):
+    images, keypoints = synthetic_faces(40, seed=6)
+    keypoints[:, 4:6] = np.nan  # one keypoint never labelled
+    path = write_kaggle_csv(tmp_path / "training.csv", images, keypoints)
+    assert main(["evaluate", "--model", str(MODEL_ONNX), "--data", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["per_keypoint_rmse_px"]["left_eye_inner_corner"] is None
+    assert result["rmse_px"] > 0
+
+
+def test_an_export_over_another_kind_of_file_is_refused(tmp_path, capsys):
+    assert main(["export", "--model", str(PROJECT_DIR / "models" / "keypoints.keras"),
+                 "--out", str(tmp_path / "mine.keras")]) == 2
+    assert "mine.keras: .keras is not among the ONNX file extensions" in error_line(capsys)
 
 
 # ----------------------------------------------------------------------------- bugs stay loud
@@ -328,3 +419,5 @@ def test_an_unexpected_error_keeps_its_traceback_and_debug_shows_any(monkeypatch
         main(["keypoints", str(PHOTO)])
     with pytest.raises(FileNotFoundError):
         main(["keypoints", str(PHOTO), "--model", "none.onnx", "--debug"])
+    with pytest.raises(FileNotFoundError):  # before the command, too
+        main(["--debug", "keypoints", str(PHOTO), "--model", "none.onnx"])
