@@ -13,6 +13,7 @@ camera, or with the permission refused, the widget must say so. The tests skip o
 stopped whatever happens (see ``notebook_browser.py``).
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -156,12 +157,19 @@ def jupyter(request, tmp_path_factory):
         yield server
 
 
-def failure(error, page, server, tmp_path):
-    """A test failure that shows what the widget said, a screenshot and the server's log."""
-    shot = tmp_path / "page.png"
-    page.screenshot(path=str(shot))
-    return (f"{error}\nthe widget shows: {camera_counters(page)}\nscreenshot: {shot}\n"
-            f"server log:\n{server.log_tail()}")
+@contextlib.contextmanager
+def explained(page, server, tmp_path):
+    """Run the block; a failure in it shows what the widget said, a screenshot and the server's
+    log. The kernels are shut down either way."""
+    try:
+        yield
+    except Exception as error:
+        shot = tmp_path / "page.png"
+        page.screenshot(path=str(shot))
+        pytest.fail(f"{error}\nthe widget shows: {camera_counters(page)}\nscreenshot: {shot}\n"
+                    f"server log:\n{server.log_tail()}", pytrace=False)
+    finally:
+        server.shut_down_kernels()
 
 
 @pytest.mark.parametrize("jupyter", ["lab", "notebook"], indirect=True)
@@ -171,7 +179,7 @@ def test_browser_camera_frames_come_back_with_the_face_found(jupyter, tmp_path):
     write_notebook(jupyter.root / name, [FAILING_ONCE_CELL, REPORT_CELL])
     with chromium(camera_video=jupyter.root / "camera.y4m") as browser:
         page = open_notebook(browser, jupyter, name)
-        try:
+        with explained(page, jupyter, tmp_path):
             run_cell(page, 0)
             page.locator(".fk-camera-button", has_text="Start").click()
             wait_until(lambda: (camera_counters(page)["frames"] >= ENOUGH_FRAMES
@@ -185,10 +193,6 @@ def test_browser_camera_frames_come_back_with_the_face_found(jupyter, tmp_path):
                        "the widget did not say 'stopped' after Stop")
             run_cell(page, 1)
             frames, faces, errors, running, status = cell_output(page, 1, REPORT).groups()
-        except Exception as error:
-            pytest.fail(failure(error, page, jupyter, tmp_path), pytrace=False)
-        finally:
-            jupyter.shut_down_kernels()
     assert picture == [640, 480]  # the processed frame, shown in the page
     assert int(frames) >= ENOUGH_FRAMES and int(faces) == 1
     assert int(errors) == 1  # the failing frame, told in the status, and the stream went on
@@ -210,7 +214,7 @@ def test_a_refused_camera_is_said_in_the_widget(jupyter, refusal, expected, tmp_
             "permission denied": ["--use-fake-device-for-media-stream"]}[refusal]
     with chromium(camera_video=None, extra_args=args) as browser:
         page = open_notebook(browser, jupyter, name)
-        try:
+        with explained(page, jupyter, tmp_path):
             run_cell(page, 0)
             page.locator(".fk-camera-button", has_text="Start").click()
             wait_until(lambda: camera_counters(page)["status"].startswith(expected), 30,
@@ -218,9 +222,5 @@ def test_a_refused_camera_is_said_in_the_widget(jupyter, refusal, expected, tmp_
             assert camera_counters(page)["button"] == "Start"  # ready to try again
             run_cell(page, 1)
             frames, _, errors, running, status = cell_output(page, 1, REPORT).groups()
-        except Exception as error:
-            pytest.fail(failure(error, page, jupyter, tmp_path), pytrace=False)
-        finally:
-            jupyter.shut_down_kernels()
     assert (frames, errors, running) == ("0", "0", "False")
     assert status.startswith(expected)  # the kernel knows it too
