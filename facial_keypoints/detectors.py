@@ -307,9 +307,6 @@ class YuNetDetector(FaceDetector):
         self.path = Path(path) if path is not None else YUNET_PATH
         if not self.path.is_file():
             raise FileNotFoundError(f"YuNet face detector file not found: {self.path}")
-        if not set(angles) <= {0, 90, 180, 270}:
-            raise InputError(f"YuNet searches copies turned by 0, 90, 180 or 270 degrees, "
-                             f"not {sorted(set(angles) - {0, 90, 180, 270})}")
         self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
         self.min_score, self.candidate_score = min_score, candidate_score
         self.nms_threshold, self.check_pixels = nms_threshold, check_pixels

@@ -209,15 +209,17 @@ class VideoSource:
                 warnings.warn(f"{self.name} stopped sending frames after {self.read}",
                               StreamWarning, stacklevel=3)
             return
-        if self.frame_count is None or failures <= max(2, self.frame_count // 100):
-            # Failures at the very end are the end: a container's frame count can be an
-            # estimate, a frame or so too high. A longer run there is a damaged end.
-            self.skipped -= failures
-        lost = (self.frame_count or 0) - self.read - self.skipped
-        if self.skipped or lost > 0:
+        # A few failures at the very end are the end of the file, not damage: a container's frame
+        # count can be an estimate a frame or so too high. A longer run there is a damaged end.
+        end = failures if self.frame_count is None or failures <= max(2, self.frame_count // 100) \
+            else 0
+        self.skipped -= end
+        expected = self.read + self.skipped if self.frame_count is None else self.frame_count - end
+        lost = expected - self.read  # skipped, or never read because the file closed early
+        if lost > 0:
             warnings.warn(
-                f"{self.name}: skipped {self.skipped + max(lost, 0)} frame(s) that could not be "
-                f"decoded, read {self.read}" + (f" of {self.frame_count}" if self.frame_count else ""),
+                f"{self.name}: skipped {lost} frame(s) that could not be decoded, read "
+                f"{self.read}" + (f" of {self.frame_count}" if self.frame_count else ""),
                 StreamWarning, stacklevel=3)
 
     def close(self):

@@ -1,6 +1,7 @@
 """The video loop: smoothing, following faces, reading cameras and files, writing videos."""
 
 import os
+import warnings
 
 import cv2
 import numpy as np
@@ -188,6 +189,30 @@ def test_camera_read_failures_are_retried_then_the_stream_ends(monkeypatch):
             got = [f for _, f in source]
     assert len(got) == 2
     assert FakeCapture.instances[-1].released
+
+
+@pytest.mark.parametrize("frames, counted, warned", [
+    (9, 10, False),  # a container that counts one frame too many: its end, no damage
+    (5, 10, True),  # five frames missing at the end: a damaged end
+])
+def test_only_a_real_loss_at_the_end_of_a_file_is_reported(monkeypatch, tmp_path, frames,
+                                                              counted, warned):
+    class CountedCapture(FakeCapture):
+        def get(self, prop):
+            return counted if prop == video.cv2.CAP_PROP_FRAME_COUNT else 25.0
+
+    frame = np.zeros((4, 4, 3), np.uint8)
+    monkeypatch.setattr(video.cv2, "VideoCapture",
+                        lambda s: CountedCapture(s, reads=[(True, frame)] * frames))
+    (tmp_path / "clip.mp4").write_bytes(b"a video")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with video.VideoSource(str(tmp_path / "clip.mp4")) as source:
+            assert len(list(source)) == frames
+    messages = [str(w.message) for w in caught if w.category is video.StreamWarning]
+    assert messages == ([f"video file {tmp_path / 'clip.mp4'}: skipped {counted - frames} "
+                         f"frame(s) that could not be decoded, read {frames} of {counted}"]
+                        if warned else [])
 
 
 def test_a_broken_stream_still_releases(monkeypatch):
