@@ -22,7 +22,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from .errors import InputError
+from .errors import InputError, reason
 from .keypoints import IMAGE_SIZE, NUM_COORDS
 from .layers import SoftArgmax  # also registers it with Keras, so saved models that use it load
 
@@ -234,5 +234,4 @@ def load_model(path, **options):
     try:
         return keras.models.load_model(path, **{"compile": False, **options})
     except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"{path}: cannot be loaded as a Keras model: {reason}") from error
+        raise InputError(f"{path}: cannot be loaded as a Keras model: {reason(error)}") from error

@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from . import crops
-from .errors import InputError
+from .errors import InputError, reason
 from .paths import project_folder
 
 DETECTORS_DIR = project_folder("detector_architectures")
@@ -315,7 +315,7 @@ class YuNetDetector(FaceDetector):
             self._net(320, 320)
         except cv2.error as error:
             raise InputError(f"could not load a YuNet detector from {self.path}: "
-                             f"{str(error).strip().splitlines()[-1]}") from None
+                             f"{reason(error, last=True)}") from None
 
     def __repr__(self):
         return (f"YuNetDetector(side={self.side}, angles={self.angles}, "

@@ -8,3 +8,10 @@ accident, and keeps its traceback. It is a ValueError, so ``except ValueError`` 
 
 class InputError(ValueError):
     """Bad input from the user; the message names it (file, row, column, shape) and the fix."""
+
+
+def reason(error, last=False):
+    """The first (``last``: the last) non-empty line of a library's exception, to quote in an
+    InputError; its type's name when it says nothing. OpenCV puts its message on the last line."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return (lines[-1] if last else lines[0]) if lines else type(error).__name__

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, reason
 from .paths import project_folder
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -62,17 +62,18 @@ def read_image(path):
         image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
         raise InputError(f"{path}: not an image OpenCV can read")
-    if _cut_short_jpeg(path):
+    # The file is read a second time for this check: cv2.imdecode, which could share one read,
+    # refuses a cut-short JPEG that cv2.imread reads in part.
+    if _cut_short_jpeg(Path(path).read_bytes()):
         warnings.warn(f"{path}: the JPEG file is cut short; the bottom of the picture is missing")
     return to_uint8(image, path)
 
 
-def _cut_short_jpeg(path):
-    """True for a JPEG file whose picture has no end marker (OpenCV reads what is there and fills
+def _cut_short_jpeg(data):
+    """True for the bytes of a JPEG file whose picture has no end marker (OpenCV reads what is there and fills
     the rest with grey, with no error). The marker is looked for after the main picture's start
     of scan, found by walking the segments (so an EXIF thumbnail's markers do not count), and
     anywhere after it (phones append videos and other data after the picture)."""
-    data = Path(path).read_bytes()
     if not data.startswith(b"\xff\xd8"):
         return False
     position = 2
@@ -144,7 +145,7 @@ def write_image(path, image):
             raise InputError(f"{path}: OpenCV could not write this image as {path.suffix}")
         os.replace(partial, path)
     except cv2.error as error:
-        raise InputError(f"{path}: {str(error).strip().splitlines()[-1]}") from error
+        raise InputError(f"{path}: {reason(error, last=True)}") from error
     finally:
         partial.unlink(missing_ok=True)
     return path

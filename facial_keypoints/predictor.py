@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from .errors import InputError
+from .errors import InputError, reason
 from .keypoints import IMAGE_SIZE, as_points
 from .paths import project_folder
 
@@ -61,9 +61,8 @@ class OnnxPredictor:
             self.session = onnxruntime.InferenceSession(str(self.path), options,
                                                         providers=["CPUExecutionProvider"])
         except Exception as error:  # ONNX Runtime's own types, one per failure (protobuf, graph...)
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise InputError(f"{self.path}: not an ONNX model ONNX Runtime can run "
-                             f"({reason.split(' : ')[-1]})") from error
+                             f"({reason(error).split(' : ')[-1]})") from error
         self.input_name = self.session.get_inputs()[0].name
         _check_shapes(self.path, self.session.get_inputs()[0].shape,
                       self.session.get_outputs()[0].shape)

@@ -21,7 +21,7 @@ from . import data as datasets
 from .architectures import check_name, get_model, load_model
 from .augment import align_batch, alignments, augment_batch
 from .config import TrainConfig
-from .errors import InputError
+from .errors import InputError, reason
 from .keypoints import HALF, NUM_COORDS
 
 
@@ -318,8 +318,8 @@ def _start_from(model, path, arch):
     try:
         model.set_weights(weights)
     except ValueError as error:
-        reason = str(error).strip().splitlines()[0]
-        raise InputError(f"{path}: its weights do not fit a {arch!r} model ({reason})") from error
+        raise InputError(f"{path}: its weights do not fit a {arch!r} model "
+                         f"({reason(error)})") from error
 
 
 def _training_sets(data, val_data, config):
