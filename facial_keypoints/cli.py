@@ -182,7 +182,8 @@ def cmd_train(args):
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, loss=args.loss, augment=args.augment,
         complete_only=args.complete_only, seed=args.seed, max_rows=args.max_rows,
-        strategy=args.strategy, align=args.align, time_budget_s=args.time_budget, init=args.init)
+        strategy=args.strategy, align=args.align, time_budget_s=args.time_budget, init=args.init,
+        extra_ignore=tuple(args.extra_ignore) if args.extra_ignore else None)
     out = Path(args.out) if args.out else fresh_path(
         Path("runs") / f"keypoints-{time.strftime('%Y%m%d-%H%M%S')}.keras")
     twin = out.with_suffix(".onnx")
@@ -350,6 +351,9 @@ def build_parser():
     p.add_argument("--data", nargs="+",
                    help="training.csv or .zip, or their folder (default: data/); more files add "
                         "training faces, the first is split for validation")
+    p.add_argument("--extra-ignore", nargs="+", metavar="KEYPOINT",
+                   help="keypoints to leave out of the second and later --data files, where "
+                        "they are defined otherwise (MTFL: nose_tip)")
     p.add_argument("--out", help="where to save (.keras; default: a new file under runs/)")
     p.add_argument("--resume", action="store_true", help="continue from the model at --out")
     p.add_argument("--overwrite", action="store_true",

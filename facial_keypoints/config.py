@@ -7,6 +7,7 @@ without loading it. :func:`~.training.train` takes a :class:`TrainConfig`.
 from dataclasses import dataclass, replace
 
 from .errors import InputError
+from .keypoints import KEYPOINT_NAMES
 
 
 @dataclass
@@ -25,6 +26,8 @@ class TrainConfig:
     augment: bool = True
     align: bool = False  # train on crops turned upright and framed from their own keypoints
     init: str = ""  # start from this .keras model's weights (fine-tuning) instead of random ones
+    extra_ignore: tuple = ()  # keypoint names left out of the extra data files (the second and
+    # later ones), where they are defined otherwise than in the first (MTFL: "nose_tip")
     complete_only: bool = False  # drop rows with missing keypoints (the original did)
     patience: int = 0  # early stopping on val_loss; 0 = off
     min_delta: float = 1e-4
@@ -43,6 +46,10 @@ class TrainConfig:
             raise InputError(f"learning_rate must be above 0, not {self.learning_rate}")
         if not 0 < self.val_fraction < 1:
             raise InputError(f"val_fraction must be between 0 and 1, not {self.val_fraction}")
+        unknown = set(self.extra_ignore) - set(KEYPOINT_NAMES)
+        if unknown:
+            raise InputError(f"extra_ignore: no keypoint named {', '.join(sorted(unknown))}; "
+                             f"the names are {', '.join(KEYPOINT_NAMES)}")
         for name, allowed in (("schedule", ("cosine", "constant")), ("loss", ("mse", "wing")),
                               ("strategy", ("default", "mirrored", "multi-worker"))):
             if getattr(self, name) not in allowed:

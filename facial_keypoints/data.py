@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .keypoints import COLUMNS, IMAGE_COLUMN, IMAGE_SIZE, NUM_COORDS, to_normalised
+from .keypoints import COLUMNS, IMAGE_COLUMN, IMAGE_SIZE, KEYPOINT_INDEX, NUM_COORDS, to_normalised
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / "data"
@@ -370,6 +370,18 @@ def without_people(extra, people):
     names = table["name_group" if "name_group" in table.columns else "group"].astype(str)
     person = names.str.replace(r"^[a-z_]+:", "", regex=True).to_numpy()[extra.rows]
     return extra.subset(~np.isin(person, np.asarray(list(people), dtype=str)))
+
+
+def without_keypoints(data, names):
+    """``data`` with the keypoints ``names`` (e.g. ``("nose_tip",)``) marked missing in every row:
+    for an extra training file whose labels define those points otherwise than the main file, so
+    that they pull the model towards neither definition."""
+    columns = [2 * KEYPOINT_INDEX[name] + axis for name in names for axis in (0, 1)]
+    if not columns:
+        return data
+    keypoints, mask = data.keypoints.copy(), data.mask.copy()
+    keypoints[:, columns], mask[:, columns] = np.nan, False
+    return KeypointData(data.images, keypoints, mask, data.rows, data.image_ids, data.path)
 
 
 def split(data, val_fraction=0.2, seed=42, groups=None):

@@ -338,6 +338,7 @@ def _training_sets(data, val_data, config):
         if groups is not None and extras:
             people = set(datasets.load_groups(val_data))
             extras = [datasets.without_people(extra, people) for extra in extras]
+    extras = [datasets.without_keypoints(extra, config.extra_ignore) for extra in extras]
     data = datasets.concatenate([data] + extras)
     if config.complete_only:
         data, val_data = data.subset(data.complete), val_data.subset(val_data.complete)

@@ -196,8 +196,26 @@ def test_extra_files_add_training_faces_but_never_a_validation_person(tmp_path):
     assert len(kept) == sum(f"person{i % 20}" not in val_people for i in range(20))
     assert len(concatenate([main, kept])) == 40 + len(kept)
     # train() takes both files, splits the first and adds the rest, aligned crops included.
-    config = with_overrides(PRESETS["quick"], epochs=1, batch_size=16, align=True)
+    config = with_overrides(PRESETS["quick"], epochs=1, batch_size=16, align=True,
+                            extra_ignore=("nose_tip",))
     _, history = train([main_dir / "training.csv", extra_dir / "training.csv"], tmp_path / "m.keras",
                        config, verbose=0)
     saved = json.loads(history_path_for(tmp_path / "m.keras").read_text())["config"]
     assert saved["train_rows"] == 40 - saved["val_rows"] + len(kept) and len(history) == 1
+
+
+def test_extra_ignore_masks_keypoints_of_extra_files_only(tmp_path):
+    from facial_keypoints.data import without_keypoints
+    from facial_keypoints.errors import InputError
+    from facial_keypoints.keypoints import KEYPOINT_INDEX
+
+    images, keypoints = synthetic_faces(8, seed=3)
+    data = load_dataset(write_kaggle_csv(tmp_path / "training.csv", images, keypoints))
+    nose = [2 * KEYPOINT_INDEX["nose_tip"], 2 * KEYPOINT_INDEX["nose_tip"] + 1]
+    masked = without_keypoints(data, ["nose_tip"])
+    assert np.isnan(masked.keypoints[:, nose]).all() and not masked.mask[:, nose].any()
+    others = np.setdiff1d(np.arange(30), nose)
+    np.testing.assert_array_equal(masked.keypoints[:, others], data.keypoints[:, others])
+    assert data.mask[:, nose].all()  # the original is not changed
+    with pytest.raises(InputError, match="no keypoint named nose"):
+        with_overrides(PRESETS["default"], extra_ignore=("nose",))
