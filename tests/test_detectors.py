@@ -77,6 +77,31 @@ def test_a_face_at_45_degrees_is_found_by_the_upright_check():
     assert len(found) == 1 and 25 < found[0].angle < 65  # landmarks are rough at 45 degrees
 
 
+def test_a_candidate_is_checked_turned_until_it_is_found():
+    detector = detectors.YuNetDetector(check_turns=(0, 45, -45))
+    candidate = detectors.Face((100, 100, 96, 96), 0.3, crops_landmarks(), 0.0, 96)
+    looked = []
+
+    def detect_near(image, transform, margin, pixels):
+        # the picture turns counter-clockwise on screen by the check's turn
+        angle = -np.degrees(np.arctan2(transform[1, 0], transform[0, 0]))
+        looked.append(round(angle))
+        return detectors.Face((0, 0, 1, 1), 0.9 if round(angle) == 45 else 0.4)
+
+    detector.detect_near = detect_near
+    found = detector._check(None, candidate)
+    assert looked == [0, 45] and found.score == 0.9  # stops at the first good one
+    looked.clear()
+    detector.check_turns = (0, 30)
+    assert detector._check(None, candidate).score == 0.4 and looked == [0, 30]  # else the best
+
+
+def crops_landmarks():
+    from facial_keypoints.crops import LANDMARK_TEMPLATE
+
+    return LANDMARK_TEMPLATE.astype(np.float64) + 100
+
+
 def test_a_large_photo_is_searched_on_a_small_copy_and_boxes_map_back():
     photo = cv2.resize(hopper(), None, fx=5, fy=5, interpolation=cv2.INTER_CUBIC)  # 2560x3000
     small = detectors.YuNetDetector().detect(hopper())[0]

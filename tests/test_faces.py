@@ -69,6 +69,34 @@ def test_doubt_measures_keypoints_against_the_landmarks():
     assert np.isnan(faces.doubt(points, None))
 
 
+def test_a_face_turned_otherwise_than_the_detector_said_is_looked_at_again():
+    from facial_keypoints.detectors import Face, eye_angle
+
+    transform = crops.from_box((0, 0, 96, 96))
+    points = crops.to_photo(crops.MEAN_KEYPOINTS, transform)  # an upright face
+    upright = crops.LANDMARK_TEMPLATE.astype(np.float64)
+    centre = upright.mean(0)
+    turn = cv2.getRotationMatrix2D(tuple(centre), 60, 1.0)  # landmarks leaning by 60 degrees
+    leaning = crops.apply(turn, upright)
+    looks = []
+
+    def look_again(found):
+        def look(t):
+            looks.append(t)
+            return found
+        return look
+
+    face = Face((0, 0, 96, 96), 0.9, leaning, eye_angle(leaning), 96)
+    assert faces.doubt(points, leaning) > faces.MAX_DOUBT  # measured as before, it would go
+    good = Face((0, 0, 96, 96), 0.9, upright, eye_angle(upright), 96)
+    assert faces._doubt_of(face, points, transform, look_again(good)) < 0.1
+    assert len(looks) == 1 and looks[0] is transform  # looked for upright as the keypoints say
+    assert faces._doubt_of(face, points, transform, look_again(None)) == float("inf")
+    agreeing = Face((0, 0, 96, 96), 0.9, upright, eye_angle(upright), 96)
+    looks.clear()
+    assert faces._doubt_of(agreeing, points, transform, look_again(None)) < 0.1 and not looks
+
+
 needs_model = pytest.mark.skipif(not SHIPPED.exists(), reason=f"no shipped model at {SHIPPED}")
 
 
@@ -86,7 +114,27 @@ def test_keypoints_land_on_the_turned_features(rotation):
                 else np.stack([w - 1 - x, h - 1 - y], 1))
     found = faces.find_keypoints(photo, load_predictor(SHIPPED))
     assert len(found) == 1
-    points = found[0]["keypoints"]
+    assert_eyes_land(found[0]["keypoints"], eyes)
+
+
+@needs_model
+@pytest.mark.parametrize("angle", [35, -50])
+def test_keypoints_land_on_features_turned_between_the_copies(angle):
+    from facial_keypoints.predictor import load_predictor
+
+    photo = hopper()
+    h, w = photo.shape[:2]
+    turn = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
+    side = int(np.hypot(h, w)) + 1
+    turn[:, 2] += ((side - w) / 2, (side - h) / 2)
+    photo = cv2.warpAffine(photo, turn, (side, side))
+    eyes = crops.apply(turn, np.array([HOPPER_LEFT_EYE, HOPPER_RIGHT_EYE], np.float64))
+    found = faces.find_keypoints(photo, load_predictor(SHIPPED))
+    assert len(found) == 1 and abs(found[0]["angle"] + angle) < 8
+    assert_eyes_land(found[0]["keypoints"], eyes)
+
+
+def assert_eyes_land(points, eyes):
     eye_distance = np.hypot(*(eyes[0] - eyes[1]))
     assert np.hypot(*(points[LEFT_EYE] - eyes[0])) < 0.15 * eye_distance
     assert np.hypot(*(points[RIGHT_EYE] - eyes[1])) < 0.15 * eye_distance
