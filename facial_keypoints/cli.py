@@ -181,6 +181,7 @@ def cmd_train(args):
         PRESETS["quick" if args.quick else args.preset],
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, loss=args.loss, augment=args.augment,
+        rotation=args.rotation, scale=args.scale, shift=args.shift,
         complete_only=args.complete_only, seed=args.seed, max_rows=args.max_rows,
         strategy=args.strategy, align=args.align, time_budget_s=args.time_budget, init=args.init,
         extra_ignore=tuple(args.extra_ignore) if args.extra_ignore else None)
@@ -366,6 +367,12 @@ def build_parser():
                    help="early-stopping patience in epochs (0: off)")
     p.add_argument("--loss", choices=["mse", "wing"])
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--rotation", type=at_least(0, float),
+                   help="augmentation: random rotation up to +- this many degrees (default 15)")
+    p.add_argument("--scale", type=at_least(0, float),
+                   help="augmentation: random size change up to +- this share (default 0.1)")
+    p.add_argument("--shift", type=at_least(0, float),
+                   help="augmentation: random shift up to +- this share of the crop (default 0.06)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
                    help="train on crops turned upright and framed from their own keypoints")
     p.add_argument("--init", help="start from this .keras model's weights (fine-tuning)")

@@ -24,6 +24,12 @@ class TrainConfig:
     weight_decay: float = 1e-4  # AdamW; 0 gives the original's plain Adam
     loss: str = "wing"  # "mse" or "wing"
     augment: bool = True
+    # Ranges of the random geometric change (+-), drawn uniformly per face: degrees, relative
+    # size, fraction of the crop side. With ``align`` they stand for what the alignment at
+    # inference leaves (models/README.md measures it).
+    rotation: float = 15.0
+    scale: float = 0.1
+    shift: float = 0.06
     align: bool = False  # train on crops turned upright and framed from their own keypoints
     init: str = ""  # start from this .keras model's weights (fine-tuning) instead of random ones
     extra_ignore: tuple = ()  # keypoint names left out of the extra data files (the second and
@@ -39,7 +45,8 @@ class TrainConfig:
 
     def __post_init__(self):
         for name, low in (("epochs", 1), ("batch_size", 1), ("max_rows", 0), ("patience", 0),
-                          ("time_budget_s", 0), ("weight_decay", 0), ("min_delta", 0)):
+                          ("time_budget_s", 0), ("weight_decay", 0), ("min_delta", 0),
+                          ("rotation", 0), ("scale", 0), ("shift", 0)):
             if getattr(self, name) < low:
                 raise InputError(f"{name} must be at least {low}, not {getattr(self, name)}")
         if not self.learning_rate > 0:

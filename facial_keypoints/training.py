@@ -19,7 +19,7 @@ from keras import ops
 
 from . import data as datasets
 from .architectures import check_name, get_model, load_model
-from .augment import align_batch, alignments, augment_batch
+from .augment import Augmentation, align_batch, alignments, augment_batch
 from .config import TrainConfig
 from .errors import InputError, reason
 from .keypoints import HALF, NUM_COORDS
@@ -77,15 +77,17 @@ class Batches(keras.utils.PyDataset):
     re-augmented) every epoch.
 
     ``align``: every face is first turned upright and framed from its own keypoints
-    (:func:`~.augment.alignments`).
+    (:func:`~.augment.alignments`). ``settings``: the ranges of the random changes.
 
     ``multiple_of`` trims the data to a multiple of that many rows: a distribution strategy
     needs every batch to split evenly over its replicas (at most ``multiple_of - 1`` rows are left
     out, different ones every epoch when shuffling)."""
 
-    def __init__(self, data, batch_size, augment, seed, shuffle=True, multiple_of=1, align=False):
+    def __init__(self, data, batch_size, augment, seed, shuffle=True, multiple_of=1, align=False,
+                 settings=Augmentation()):
         super().__init__()
         self.data, self.batch_size, self.augment, self.shuffle = data, batch_size, augment, shuffle
+        self.settings = settings
         self.matrices = alignments(data.keypoints) if align else None
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(data)) if shuffle else np.arange(len(data))
@@ -99,7 +101,7 @@ class Batches(keras.utils.PyDataset):
         images, keypoints = self.data.images[rows], self.data.keypoints[rows]
         aligned = None if self.matrices is None else self.matrices[rows]
         if self.augment:
-            images, keypoints = augment_batch(images, keypoints, self.rng, aligned=aligned)
+            images, keypoints = augment_batch(images, keypoints, self.rng, self.settings, aligned)
         elif aligned is not None:
             images, keypoints = align_batch(images, keypoints, aligned)
         return images, pack_targets(keypoints, ~np.isnan(keypoints))
@@ -297,8 +299,9 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ove
         return model, previous
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    jitter = Augmentation(rotation=config.rotation, scale=config.scale, shift=config.shift)
     batches = Batches(data, config.batch_size * replicas, config.augment, config.seed,
-                      multiple_of=replicas, align=config.align)
+                      multiple_of=replicas, align=config.align, settings=jitter)
     val = Batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas,
                   align=config.align)
     # The loss to beat: the history's best, or, resuming without one, the model's own.

@@ -219,3 +219,21 @@ def test_extra_ignore_masks_keypoints_of_extra_files_only(tmp_path):
     assert data.mask[:, nose].all()  # the original is not changed
     with pytest.raises(InputError, match="no keypoint named nose"):
         with_overrides(PRESETS["default"], extra_ignore=("nose",))
+
+
+def test_augmentation_ranges_reach_the_batches(tmp_path):
+    from facial_keypoints.augment import Augmentation
+    from facial_keypoints.keypoints import NUM_COORDS
+    from facial_keypoints.training import Batches
+
+    images, keypoints = synthetic_faces(16, seed=4)
+    data = load_dataset(write_kaggle_csv(tmp_path / "training.csv", images, keypoints))
+    still = Augmentation(flip=0, rotation=0, scale=0, shift=0)
+    _, targets = Batches(data, 16, True, seed=0, shuffle=False, settings=still)[0]
+    np.testing.assert_allclose(targets[:, :NUM_COORDS], data.keypoints, atol=1e-5)
+    turning = Augmentation(flip=0, rotation=30, scale=0, shift=0)
+    _, targets = Batches(data, 16, True, seed=0, shuffle=False, settings=turning)[0]
+    moved = np.abs(targets[:, :NUM_COORDS] - data.keypoints).max(axis=1) * 48
+    assert (moved > 0.5).mean() > 0.8  # most faces turned by more than a few degrees
+    with pytest.raises(ValueError, match="rotation must be at least 0"):
+        with_overrides(PRESETS["default"], rotation=-1)
