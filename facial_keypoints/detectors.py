@@ -17,10 +17,12 @@ Two detectors share one small interface (:class:`FaceDetector`):
    first; boxes are scaled back to the photo, which keeps its full resolution for the crops.
 2. **Any angle.** With ``angles=(0, 90, 180, 270)`` the photo is also searched turned by 90, 180
    and 270 degrees (on copies at most ``turned_side`` long), and each face's landmarks give its
-   own angle. A known gap: the landmarks of a face turned 30 to 60 degrees from every copy lean
-   towards the copy's axis, so its angle comes out wrong and the check below often misses it
-   (README, "At any angle"). Diagonal copies (``angles`` in steps of 45) find more of those
-   faces, for about twice the time.
+   own angle. The landmarks of a face turned 30 to 60 degrees from every copy lean towards the
+   copy's axis, so the angle they give may be 20 to 40 degrees off: the check below also looks
+   turned by +-45 degrees (``check_turns``), and :func:`~.faces.find_keypoints` looks again where
+   the keypoints disagree with that angle. Such faces are still found less often than upright
+   ones (README, "At any angle"); diagonal copies (``angles`` in steps of 45) find more of
+   them, for about twice the time.
 3. **Candidates are checked.** Faces found in several copies are merged (the best score stays).
    A face that was not upright in its copy, or whose score is below ``min_score`` but above
    ``candidate_score``, is looked for once more in a small picture cut around it and turned
@@ -317,7 +319,9 @@ class YuNetDetector(FaceDetector):
     axis, so the angle they give may be 20 to 40 degrees off: a check that finds nothing is
     tried again turned by each of ``check_turns`` (on AFW turned by 45 degrees, 0.63 of the faces
     with an NME under 0.10 instead of 0.43; `python benchmarks/afw.py --turned 45 --limit 60
-    --yunet 'check_turns=[0]'` for the old way). ``side`` 480 and ``turned_side`` 256:
+    --yunet 'check_turns=[0]'` for the old way). ``check_pixels`` 128: in a 96-pixel picture the
+    check lost some small faces (on the first 60 AFW photos turned by 45 degrees, 81% of the faces
+    found instead of 85%). ``side`` 480 and ``turned_side`` 256:
     long sides of the copies searched (the photo itself is cropped at full resolution). Figures
     for these settings: ``benchmarks/afw.py`` (README).
     """
@@ -325,7 +329,7 @@ class YuNetDetector(FaceDetector):
     needs_colour = True
 
     def __init__(self, path=None, side=480, angles=(0, 90, 180, 270), turned_side=256,
-                 min_score=0.7, candidate_score=0.2, nms_threshold=0.3, check_pixels=96,
+                 min_score=0.7, candidate_score=0.2, nms_threshold=0.3, check_pixels=128,
                  check_turns=(0, 45, -45)):
         self.path = Path(path) if path is not None else YUNET_PATH
         if not self.path.is_file():
