@@ -30,13 +30,11 @@ from .timing import timed
 MAX_DOUBT = 0.5
 
 # YuNet's landmarks of a face turned 30 to 60 degrees from every copy it searched lean towards the
-# copy's axis, so the doubt above would be measured against the wrong points. A face whose
-# keypoints turn it more than this many degrees from the detector's angle is looked at again,
-# upright as its keypoints say (:meth:`~.detectors.FaceDetector.detect_near`), and measured
-# against the landmarks found there; found nothing there, it is dropped. Added alone, it raised
-# AFW's success@0.10 (`python benchmarks/afw.py --turned 0 30 -30 45 60`) from 0.71 to 0.77-0.80
-# on photos turned by +-30 degrees, from 0.38 to 0.47-0.48 at +-45 and from 0.52-0.53 to
-# 0.62-0.66 at +-60, and changed upright photos by one face (0.938 -> 0.941).
+# copy's axis, so its crop is cut turned the wrong way and the doubt above is measured against
+# the wrong points. A face whose keypoints turn it more than this many degrees from the
+# detector's angle is looked at again, upright as its keypoints say
+# (:meth:`~.detectors.FaceDetector.detect_near`); the face found there replaces it (landmarks,
+# crop, keypoints), and found nothing there, it is dropped.
 RECHECK_ANGLE = 10.0
 
 # Kaggle keypoints that match YuNet's five landmarks, in YuNet's order.
@@ -152,17 +150,13 @@ def keypoint_angle(keypoints):
     return float(np.degrees(np.arctan2(eyes[1], eyes[0])))
 
 
-def _doubt_of(face, keypoints, transform, look_again):
-    """:func:`doubt` against the detector's landmarks, or against the landmarks of a second look
-    (``look_again(transform)``, a :class:`~.detectors.Face` or None) when the keypoints disagree
-    with the detector's angle (:data:`RECHECK_ANGLE`); infinite when that look finds no face."""
+def _disagrees(face, keypoints):
+    """Whether the keypoints turn ``face`` more than :data:`RECHECK_ANGLE` from the angle its
+    detector's landmarks gave (never for a face without landmarks)."""
     if face.landmarks is None:
-        return float("nan")
+        return False
     turn = (keypoint_angle(keypoints) - face.angle + 180.0) % 360.0 - 180.0
-    if abs(turn) <= RECHECK_ANGLE:
-        return doubt(keypoints, face.landmarks)
-    again = look_again(transform)
-    return float("inf") if again is None else doubt(keypoints, again.landmarks)
+    return abs(turn) > RECHECK_ANGLE
 
 
 def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=None):
@@ -188,18 +182,22 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
     faces = detect_faces(image, detector)
     if min_score is not None:
         faces = [f for f in faces if f.score >= min_score]
-    points, transforms = predict_keypoints(to_gray(image), [f.transform() for f in faces],
-                                           predictor, refine=refine)
-    prepared = []  # the detector's own copy of the photo, made only if a face needs a second look
-
-    def look_again(transform):
-        if not prepared:
-            prepared.append(detector.prepare(image))
-        return detector.detect_near(prepared[0], transform, 0.5, 160)
-
+    gray = to_gray(image)
+    points, _ = predict_keypoints(gray, [f.transform() for f in faces], predictor, refine=refine)
+    # A face the keypoints turn otherwise than the detector did is looked at again, upright as
+    # the keypoints say; what that look finds replaces it and is predicted again, in one call.
+    disagreeing = [i for i, (f, p) in enumerate(zip(faces, points)) if _disagrees(f, p)]
+    prepared = detector.prepare(image) if disagreeing else None
+    looks = {i: detector.detect_near(prepared, crops.from_keypoints(points[i]), 0.5, 160)
+             for i in disagreeing}
+    seen = [i for i, face in looks.items() if face is not None]
+    if seen:
+        faces = [looks.get(i) or face for i, face in enumerate(faces)]
+        points[seen], _ = predict_keypoints(gray, [faces[i].transform() for i in seen],
+                                            predictor, refine=refine)
     results = []
-    for face, p, transform in zip(faces, points, transforms):
-        if _doubt_of(face, p, transform, look_again) > MAX_DOUBT:
+    for i, (face, p) in enumerate(zip(faces, points)):
+        if (i in looks and looks[i] is None) or doubt(p, face.landmarks) > MAX_DOUBT:
             continue
         results.append({"box": tuple(round(float(v), 1) for v in face.box),
                         "score": round(float(face.score), 4),

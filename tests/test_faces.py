@@ -69,32 +69,59 @@ def test_doubt_measures_keypoints_against_the_landmarks():
     assert np.isnan(faces.doubt(points, None))
 
 
+class LeaningDetector:
+    """Finds one face whose landmarks lean by 60 degrees (as YuNet's do for a face turned between
+    its copies); a second look finds it upright, or nothing."""
+
+    def __init__(self, found_again):
+        from facial_keypoints.detectors import Face, eye_angle
+
+        upright = crops.LANDMARK_TEMPLATE.astype(np.float64) + 100
+        turn = cv2.getRotationMatrix2D(tuple(upright.mean(0)), 60, 1.0)
+        leaning = crops.apply(turn, upright)
+        self.face = Face((100, 100, 96, 96), 0.9, leaning, eye_angle(leaning), 96)
+        self.again = Face((100, 100, 96, 96), 0.8, upright, eye_angle(upright), 96)
+        self.found_again, self.looks = found_again, []
+
+    def detect(self, image):
+        return [self.face]
+
+    def prepare(self, image):
+        return image
+
+    def detect_near(self, image, transform, margin, pixels):
+        self.looks.append(transform)
+        return self.again if self.found_again else None
+
+
+class TurnedThenUprightPredictor(MeanFacePredictor):
+    """First call: the face turned by -60 degrees in its crop (the crop was cut along leaning
+    landmarks, so the face itself is upright in the photo); later calls: the average face."""
+
+    def predict(self, batch):
+        points = super().predict(batch)
+        if len(self.calls) > 1:
+            return points
+        centre = (crops.IMAGE_SIZE - 1) / 2
+        turn = cv2.getRotationMatrix2D((centre, centre), -60, 1.0)
+        return np.stack([to_normalised(crops.apply(turn, crops.MEAN_KEYPOINTS))] * len(batch))
+
+
 def test_a_face_turned_otherwise_than_the_detector_said_is_looked_at_again():
-    from facial_keypoints.detectors import Face, eye_angle
-
-    transform = crops.from_box((0, 0, 96, 96))
-    points = crops.to_photo(crops.MEAN_KEYPOINTS, transform)  # an upright face
-    upright = crops.LANDMARK_TEMPLATE.astype(np.float64)
-    centre = upright.mean(0)
-    turn = cv2.getRotationMatrix2D(tuple(centre), 60, 1.0)  # landmarks leaning by 60 degrees
-    leaning = crops.apply(turn, upright)
-    looks = []
-
-    def look_again(found):
-        def look(t):
-            looks.append(t)
-            return found
-        return look
-
-    face = Face((0, 0, 96, 96), 0.9, leaning, eye_angle(leaning), 96)
-    assert faces.doubt(points, leaning) > faces.MAX_DOUBT  # measured as before, it would go
-    good = Face((0, 0, 96, 96), 0.9, upright, eye_angle(upright), 96)
-    assert faces._doubt_of(face, points, transform, look_again(good)) < 0.1
-    assert len(looks) == 1 and looks[0] is transform  # looked for upright as the keypoints say
-    assert faces._doubt_of(face, points, transform, look_again(None)) == float("inf")
-    agreeing = Face((0, 0, 96, 96), 0.9, upright, eye_angle(upright), 96)
-    looks.clear()
-    assert faces._doubt_of(agreeing, points, transform, look_again(None)) < 0.1 and not looks
+    photo = np.full((300, 300), 90, np.uint8)
+    predictor = TurnedThenUprightPredictor()
+    detector = LeaningDetector(found_again=True)
+    found = faces.find_keypoints(photo, predictor, detector, refine=False)
+    assert len(detector.looks) == 1 and predictor.calls == [1, 1]  # predicted again
+    assert abs(crops.angle_of(detector.looks[0])) < 1  # looked upright, as the keypoints say
+    assert len(found) == 1 and found[0]["score"] == 0.8  # the second look's face
+    assert faces.doubt(found[0]["keypoints"], detector.again.landmarks) < 0.1
+    # Measured against the leaning landmarks, the same keypoints would have been dropped.
+    assert faces.doubt(found[0]["keypoints"], detector.face.landmarks) > faces.MAX_DOUBT
+    nothing_there = LeaningDetector(found_again=False)
+    assert faces.find_keypoints(photo, TurnedThenUprightPredictor(), nothing_there,
+                                refine=False) == []
+    assert len(nothing_there.looks) == 1
 
 
 needs_model = pytest.mark.skipif(not SHIPPED.exists(), reason=f"no shipped model at {SHIPPED}")
