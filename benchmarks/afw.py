@@ -3,6 +3,7 @@
     python benchmarks/afw.py                       # every setting, upright photos
     python benchmarks/afw.py --turned 90 180 270 30 -30 45 -45 60 -60   # photos turned
     python benchmarks/afw.py --settings yunet --json
+    python benchmarks/afw.py --jitter              # how far its crops are from truly aligned ones
 
 Each setting runs the package's own path on the 185 AFW photos (337 annotated faces): detection,
 crops, the keypoint model (with the refinement pass), keypoints mapped back to the photo:
@@ -223,6 +224,37 @@ def doubt_report(photos, predictor):
               f"{(others > threshold).sum()} others")
 
 
+def jitter_report(photos, predictor):
+    """How far the photo path's crops are from crops aligned on the true keypoints: per matched
+    face, the similarity from the path's crop to the true crop (:func:`~facial_keypoints.crops.
+    from_keypoints` of the annotation), for the first cut (from the detector's landmarks) and the
+    refined one (from the first keypoints): its angle (degrees), scale - 1 and the shift of the
+    crop centre (crop pixels). This is the jitter a model trained on aligned crops must stand."""
+    detector = YuNetDetector()
+    rows = {"first cut": [], "refined cut": []}
+    for path, faces in photos.items():
+        image = cv2.imread(str(path))
+        found = detector.detect(image)
+        first = [f.transform() for f in found]
+        _, refined = predict_keypoints(to_gray(image), first, predictor, refine=True)
+        for i, j in match(faces, [f.box for f in found]):
+            truth = crops.from_keypoints(faces[i]["points"])
+            for name, transform in (("first cut", first[j]), ("refined cut", refined[j])):
+                relative = crops.compose(truth, crops.invert(transform))
+                centre = (crops.IMAGE_SIZE - 1) / 2
+                shift = crops.apply(relative, [[centre, centre]])[0] - centre
+                rows[name].append((crops.angle_of(relative), crops.scale_of(relative) - 1, *shift))
+    print(f"{'crop':<12} {'faces':>5} {'angle sd':>9} {'|angle| 95%':>11} {'scale-1 mean':>12} "
+          f"{'sd':>6} {'|scale-1| 95%':>13} {'shift x, y sd':>14} {'|shift| 95%':>12}")
+    for name, values in rows.items():
+        v = np.array(values)
+        p95 = np.percentile(np.abs(v), 95, axis=0)
+        print(f"{name:<12} {len(v):>5} {v[:, 0].std():>8.2f}° {p95[0]:>10.1f}° "
+              f"{v[:, 1].mean():>12.3f} {v[:, 1].std():>6.3f} {p95[1]:>13.3f} "
+              f"{v[:, 2].std():>6.2f}, {v[:, 3].std():>5.2f} "
+              f"{p95[2]:>5.1f}, {p95[3]:>4.1f}")
+
+
 def print_table(rows):
     header = (f"{'setting':<18} {'angle':>5} {'found':>7} {'NME mean':>9} {'median':>8} "
               f"{'success@0.10':>13} {'faces/photo':>12} {'ms/photo':>9}")
@@ -252,6 +284,8 @@ def main(argv=None):
                         help="YuNetDetector settings, e.g. turned_side=320 check_pixels=128")
     parser.add_argument("--doubt", action="store_true",
                         help="report how the keypoints agree with the detector's landmarks")
+    parser.add_argument("--jitter", action="store_true",
+                        help="report how far the path's crops are from truly aligned ones")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON line instead of a table")
     args = parser.parse_args(argv)
@@ -264,6 +298,8 @@ def main(argv=None):
     predictor = load_predictor(args.model)
     if args.doubt:
         return doubt_report(photos, predictor)
+    if args.jitter:
+        return jitter_report(photos, predictor)
     settings = args.settings or (["yunet"] if args.turned else list(SETTINGS))
     rows = []
     for angle in args.turned or [0]:
