@@ -30,7 +30,8 @@ class TrainConfig:
     rotation: float = 15.0
     scale: float = 0.1
     shift: float = 0.06
-    align: bool = False  # train on crops turned upright and framed from their own keypoints
+    align: bool = True  # train on crops turned upright and framed from their own keypoints, as
+    # the photo path cuts them (models/README.md: what it bought)
     init: str = ""  # start from this .keras model's weights (fine-tuning) instead of random ones
     extra_ignore: tuple = ()  # keypoint names left out of the extra data files (the second and
     # later ones), where they are defined otherwise than in the first (MTFL: "nose_tip")
@@ -69,7 +70,7 @@ PRESETS = {
     # 16, early stopping with patience 10, complete rows only, no augmentation.
     "original": TrainConfig(arch="original", epochs=100, batch_size=16, learning_rate=1e-3,
                             schedule="constant", weight_decay=0.0, loss="mse", augment=False,
-                            complete_only=True, patience=10),
+                            align=False, complete_only=True, patience=10),
     # The project's recipe (see models/README.md for what each part buys).
     "default": TrainConfig(),
     # A smoke run: a few hundred rows, two epochs.
