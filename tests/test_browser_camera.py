@@ -172,6 +172,16 @@ def explained(page, server, tmp_path):
         server.shut_down_kernels()
 
 
+# The size of the processed frame the page shows. Each frame replaces the picture's source, and
+# until the new one is decoded its size reads 0 x 0: wait (up to 5 s) for a decoded one.
+SHOWN_PICTURE_SIZE = """async () => {
+    const picture = document.querySelector('.fk-camera-picture');
+    for (let i = 0; i < 100 && !(picture.complete && picture.naturalWidth); i++)
+        await new Promise(resolve => setTimeout(resolve, 50));
+    return [picture.naturalWidth, picture.naturalHeight];
+}"""
+
+
 @pytest.mark.parametrize("jupyter", ["lab", "notebook"], indirect=True)
 def test_browser_camera_frames_come_back_with_the_face_found(jupyter, tmp_path):
     """Start, frames with a face come back (one frame failing in the kernel on the way), Stop."""
@@ -185,9 +195,7 @@ def test_browser_camera_frames_come_back_with_the_face_found(jupyter, tmp_path):
             wait_until(lambda: (camera_counters(page)["frames"] >= ENOUGH_FRAMES
                                 and camera_counters(page)["faces"] >= 1), STREAM_TIMEOUT,
                        f"no {ENOUGH_FRAMES} frames with a face came back in {STREAM_TIMEOUT} s")
-            picture = page.evaluate("() => { const p = document.querySelector("
-                                    "'.fk-camera-picture'); return [p.naturalWidth, "
-                                    "p.naturalHeight]; }")
+            picture = page.evaluate(SHOWN_PICTURE_SIZE)
             page.locator(".fk-camera-button", has_text="Stop").click()
             wait_until(lambda: camera_counters(page)["status"] == "stopped", 30,
                        "the widget did not say 'stopped' after Stop")
