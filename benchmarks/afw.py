@@ -232,6 +232,7 @@ def jitter_report(photos, predictor):
     crop centre (crop pixels). This is the jitter a model trained on aligned crops must stand."""
     detector = YuNetDetector()
     rows = {"first cut": [], "refined cut": []}
+    centre = (crops.IMAGE_SIZE - 1) / 2
     for path, faces in photos.items():
         image = cv2.imread(str(path))
         found = detector.detect(image)
@@ -241,7 +242,6 @@ def jitter_report(photos, predictor):
             truth = crops.from_keypoints(faces[i]["points"])
             for name, transform in (("first cut", first[j]), ("refined cut", refined[j])):
                 relative = crops.compose(truth, crops.invert(transform))
-                centre = (crops.IMAGE_SIZE - 1) / 2
                 shift = crops.apply(relative, [[centre, centre]])[0] - centre
                 rows[name].append((crops.angle_of(relative), crops.scale_of(relative) - 1, *shift))
     print(f"{'crop':<12} {'faces':>5} {'angle sd':>9} {'|angle| 95%':>11} {'scale-1 mean':>12} "

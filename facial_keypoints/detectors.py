@@ -218,11 +218,10 @@ class FaceDetector:
     def _check(self, image, face):
         """The face found near a candidate in an upright picture of its own turned by each of
         :attr:`check_turns` in turn (the first with ``min_score``, else the best), or None."""
-        best = None
+        best, upright = None, face.transform()
         centre = (crops.IMAGE_SIZE - 1) / 2
         for turn in self.check_turns:
-            transform = crops.compose(cv2.getRotationMatrix2D((centre, centre), turn, 1.0),
-                                      face.transform())
+            transform = crops.compose(cv2.getRotationMatrix2D((centre, centre), turn, 1.0), upright)
             found = self.detect_near(image, transform, 1.0, self.check_pixels)
             if found is not None and (best is None or found.score > best.score):
                 best = found
@@ -317,9 +316,10 @@ class YuNetDetector(FaceDetector):
     upright picture of their own (``check_pixels`` square); faces turned by about 45 degrees score
     low in every copy, and this check is what finds them. Their landmarks lean towards the copy's
     axis, so the angle they give may be 20 to 40 degrees off: a check that finds nothing is
-    tried again turned by each of ``check_turns`` (on AFW turned by 45 degrees, 0.63 of the faces
-    with an NME under 0.10 instead of 0.43; `python benchmarks/afw.py --turned 45 --limit 60
-    --yunet 'check_turns=[0]'` for the old way). ``check_pixels`` 128: in a 96-pixel picture the
+    tried again turned by each of ``check_turns`` (on the first 60 AFW photos turned by 45
+    degrees, with the model before the shipped one: 0.63 of the faces with an NME under 0.10
+    instead of 0.43; `python benchmarks/afw.py --turned 45 --limit 60 --yunet 'check_turns=[0]'`
+    for the old way). ``check_pixels`` 128: in a 96-pixel picture the
     check lost some small faces (on the first 60 AFW photos turned by 45 degrees, 81% of the faces
     found instead of 85%). ``side`` 480 and ``turned_side`` 256:
     long sides of the copies searched (the photo itself is cropped at full resolution). Figures

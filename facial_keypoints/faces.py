@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from . import crops
-from .detectors import load_detector
+from .detectors import eye_angle, load_detector
 from .errors import InputError
 from .keypoints import LEFT_EYE, RIGHT_EYE
 from .predictor import load_predictor
@@ -149,8 +149,7 @@ def doubt(keypoints, landmarks):
 
 def keypoint_angle(keypoints):
     """Degrees a face is turned clockwise on screen, from its eye centres (photo pixels)."""
-    eyes = np.asarray(keypoints[LEFT_EYE], np.float64) - keypoints[RIGHT_EYE]
-    return float(np.degrees(np.arctan2(eyes[1], eyes[0])))
+    return eye_angle(np.asarray(keypoints, np.float64)[[RIGHT_EYE, LEFT_EYE]])
 
 
 def _disagrees(face, keypoints):
