@@ -116,10 +116,15 @@ def iou(a, b):
 def merge_duplicates(faces, overlap=0.3):
     """Keep the best-scoring face of every group of boxes overlapping by more than ``overlap``
     (IoU), best first."""
+    return [faces[i] for i in distinct(faces, overlap)]
+
+
+def distinct(faces, overlap=0.3):
+    """The indices of the faces :func:`merge_duplicates` keeps, best-scoring first."""
     kept = []
-    for face in sorted(faces, key=lambda f: -f.score):
-        if all(iou(face.box, k.box) <= overlap for k in kept):
-            kept.append(face)
+    for i in sorted(range(len(faces)), key=lambda i: -faces[i].score):
+        if all(iou(faces[i].box, faces[k].box) <= overlap for k in kept):
+            kept.append(i)
     return kept
 
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from . import crops
-from .detectors import eye_angle, load_detector
+from .detectors import distinct, eye_angle, load_detector
 from .errors import InputError
 from .keypoints import LEFT_EYE, RIGHT_EYE
 from .predictor import load_predictor
@@ -197,10 +197,13 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
         faces = [looks.get(i) or face for i, face in enumerate(faces)]
         points[seen], _ = predict_keypoints(gray, [faces[i].transform() for i in seen],
                                             predictor, refine=refine)
+    kept = [i for i, (face, p) in enumerate(zip(faces, points))
+            if not (i in looks and looks[i] is None) and not doubt(p, face.landmarks) > MAX_DOUBT]
+    # Two second looks may land on the same face: it is kept once, as the detector keeps it.
+    kept = [kept[k] for k in sorted(distinct([faces[i] for i in kept]))]
     results = []
-    for i, (face, p) in enumerate(zip(faces, points)):
-        if (i in looks and looks[i] is None) or doubt(p, face.landmarks) > MAX_DOUBT:
-            continue
+    for i in kept:
+        face, p = faces[i], points[i]
         results.append({"box": tuple(round(float(v), 1) for v in face.box),
                         "score": round(float(face.score), 4),
                         "angle": round(keypoint_angle(p), 1),

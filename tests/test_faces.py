@@ -124,6 +124,21 @@ def test_a_face_turned_otherwise_than_the_detector_said_is_looked_at_again():
     assert len(nothing_there.looks) == 1
 
 
+class TwiceLeaningDetector(LeaningDetector):
+    """Two leaning faces side by side whose second looks both find the same upright face."""
+
+    def detect(self, image):
+        return [self.face, self.face.moved(np.array([[1, 0, 12], [0, 1, 0]], np.float64))]
+
+
+def test_two_second_looks_that_find_the_same_face_return_it_once():
+    detector = TwiceLeaningDetector(found_again=True)
+    found = faces.find_keypoints(np.full((300, 300), 90, np.uint8), TurnedThenUprightPredictor(),
+                                 detector, refine=False)
+    assert len(detector.looks) == 2
+    assert len(found) == 1 and found[0]["score"] == 0.8
+
+
 needs_model = pytest.mark.skipif(not SHIPPED.exists(), reason=f"no shipped model at {SHIPPED}")
 
 
