@@ -46,7 +46,8 @@ def test_every_named_model_predicts_and_survives_keras_format(tmp_path):
         np.testing.assert_allclose(model.predict_on_batch(x), again.predict_on_batch(x), atol=1e-6)
 
 
-@pytest.mark.parametrize("name, cells", [("heatmap", 24), ("heatmap48", 48)])
+@pytest.mark.parametrize("name, cells", [("heatmap", 24), ("heatmap48", 48),
+                                         ("heatmap-residual", 24)])
 def test_the_heatmap_models_save_and_reload_with_their_soft_argmax(tmp_path, name, cells):
     from facial_keypoints.architectures import load_model
 
@@ -57,6 +58,16 @@ def test_the_heatmap_models_save_and_reload_with_their_soft_argmax(tmp_path, nam
     reloaded = load_model(tmp_path / f"{name}.keras")
     np.testing.assert_allclose(reloaded(images, training=False), model(images, training=False),
                                atol=1e-6)
+
+
+def test_the_residual_heatmap_model_has_a_strided_stem_and_shortcuts():
+    from keras import layers
+
+    model = get_model("heatmap-residual")
+    convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    assert convs[0].strides == (2, 2) and convs[0].output.shape[1:3] == (48, 48)
+    # every dilated convolution after the first (which widens 32 to 64 channels) adds its input
+    assert sum(isinstance(layer, layers.Add) for layer in model.layers) == 4
 
 
 def test_every_registered_name_is_offered_on_the_command_line():
