@@ -112,18 +112,20 @@ class FaceTracker:
     between full-frame searches. ``anchor_every``: frames between checks near each face (1: every
     frame). ``max_misses``: checks in a row that may miss a face before it is dropped.
     ``detect_side``: long side of the copy a full-frame search runs on; ``turned_side``: that of
-    its turned copies. ``check_pixels``: side of the picture a check near a face runs on.
+    its turned copies. ``check_pixels``: side of the picture a check near a face runs on
+    (default: the detector's :attr:`~.detectors.FaceDetector.track_pixels`).
 
     Per frame: :meth:`follow` gives the crop transforms, then :meth:`observe` takes the keypoints
     predicted in those crops.
     """
 
     def __init__(self, detector=None, redetect_every=30, anchor_every=2, max_misses=3,
-                 detect_side=320, turned_side=192, check_pixels=128):
+                 detect_side=320, turned_side=192, check_pixels=None):
         self.detector = detector or load_detector("yunet")
         self.redetect_every, self.anchor_every = redetect_every, anchor_every
         self.max_misses, self.detect_side = max_misses, detect_side
-        self.turned_side, self.check_pixels = turned_side, check_pixels
+        self.turned_side = turned_side
+        self.check_pixels = check_pixels or self.detector.track_pixels
         self.reset()
 
     def reset(self):
