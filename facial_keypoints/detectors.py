@@ -146,8 +146,9 @@ class FaceDetector:
     Settings (sizes in pixels): ``side``: long side of the copy the upright search runs on
     (None: the photo's own size). ``angles``: the turns searched (0, 90, 180, 270 are possible).
     ``turned_side``: long side of the turned copies. ``min_score``: faces below it are dropped.
-    ``candidate_score``: faces between it and ``min_score``, and faces far from upright in their
-    copy, are checked by :meth:`detect_near` before they are kept or dropped.
+    ``candidate_score``: faces between it and ``sure_score`` (default ``min_score``), and faces
+    far from upright in their copy, are checked by :meth:`detect_near` before they are kept or
+    dropped.
     """
 
     side = 640
@@ -157,6 +158,7 @@ class FaceDetector:
     turned_side = 320
     min_score = 0.0
     candidate_score = 0.0
+    sure_score = None  # None: min_score
     # A face more than this far from upright in the copy it was found in is checked upright.
     max_tilt = 25.0
     # Side of the picture a candidate is checked in (pixels).
@@ -164,8 +166,8 @@ class FaceDetector:
     # Side of the picture a video tracker checks a followed face in (pixels): the face is about
     # half of it, whatever its size in the frame.
     track_pixels = 128
-    # Turns (degrees) of the upright picture a candidate is checked in, tried in order until one
-    # finds it with at least ``min_score``.
+    # Turns (degrees) of the upright picture a candidate is checked in: the face found with the
+    # best score in any of them is kept.
     check_turns = (0,)
 
     def detect_upright(self, image, side=None, min_score=None):
@@ -209,7 +211,8 @@ class FaceDetector:
         turned, back = _turn(small, angle)
         back = crops.compose(_scaling(1 / scale), back)
         return [(face.moved(back),
-                 face.score >= self.min_score and abs(_wrap(face.angle)) <= self.max_tilt)
+                 face.score >= (self.sure_score or self.min_score)
+                 and abs(_wrap(face.angle)) <= self.max_tilt)
                 for face in self.detect_upright(turned, None, self.candidate_score)]
 
     def _checked(self, image, candidates):
@@ -224,8 +227,8 @@ class FaceDetector:
         return merge_duplicates(faces)
 
     def _check(self, image, face):
-        """The face found near a candidate in an upright picture of its own turned by each of
-        :attr:`check_turns` in turn (the first with ``min_score``, else the best), or None."""
+        """The best-scoring face found near a candidate in an upright picture of its own turned
+        by each of :attr:`check_turns`, or None."""
         best, upright = None, face.transform()
         centre = (crops.IMAGE_SIZE - 1) / 2
         for turn in self.check_turns:
@@ -233,8 +236,6 @@ class FaceDetector:
             found = self.detect_near(image, transform, 1.0, self.check_pixels)
             if found is not None and (best is None or found.score > best.score):
                 best = found
-            if best is not None and best.score >= self.min_score:
-                break
         return best
 
     def detect_near(self, image, transform, margin=0.5, pixels=160):
@@ -323,10 +324,14 @@ class YuNetDetector(FaceDetector):
     ``min_score`` 0.7: the faces kept. ``candidate_score`` 0.2: weaker hits that are checked in an
     upright picture of their own (``check_pixels`` square); faces turned by about 45 degrees score
     low in every copy, and this check is what finds them. Their landmarks lean towards the copy's
-    axis, so the angle they give may be 20 to 40 degrees off: a check that finds nothing is
-    tried again turned by each of ``check_turns`` (on the first 60 AFW photos turned by 45
+    axis, so the angle they give may be 20 to 40 degrees off: the check also looks turned by each
+    of ``check_turns`` and keeps the best score (on the first 60 AFW photos turned by 45
     degrees, with the model before the shipped one: 0.63 of the faces with an NME under 0.10
     instead of 0.43; `python benchmarks/afw.py --turned 45 --limit 60 --yunet 'check_turns=[0]'`
+    for the old way). ``sure_score`` 0.9: such a face may also score 0.7 to 0.9 in a copy, with
+    landmarks that call it upright, and the keypoint model, cut along them, agrees; only faces
+    scoring at least 0.9 are kept unchecked (the first 60 AFW photos turned by 45 degrees, shipped
+    model: 0.78 of the faces with an NME under 0.10 instead of 0.68; ``--yunet sure_score=0.7``
     for the old way). ``check_pixels`` 128: in a 96-pixel picture the
     check lost some small faces (on the first 60 AFW photos turned by 45 degrees, 81% of the faces
     found instead of 85%). ``side`` 480 and ``turned_side`` 256:
@@ -341,14 +346,15 @@ class YuNetDetector(FaceDetector):
     track_pixels = 96
 
     def __init__(self, path=None, side=480, angles=(0, 90, 180, 270), turned_side=256,
-                 min_score=0.7, candidate_score=0.2, nms_threshold=0.3, check_pixels=128,
-                 check_turns=(0, 45, -45)):
+                 min_score=0.7, candidate_score=0.2, sure_score=0.9, nms_threshold=0.3,
+                 check_pixels=128, check_turns=(0, 45, -45)):
         self.path = Path(path) if path is not None else YUNET_PATH
         if not self.path.is_file():
             raise FileNotFoundError(f"YuNet face detector file not found: {self.path}")
         self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
         self.min_score, self.candidate_score = min_score, candidate_score
-        self.nms_threshold, self.check_pixels = nms_threshold, check_pixels
+        self.sure_score, self.nms_threshold = sure_score, nms_threshold
+        self.check_pixels = check_pixels
         self.check_turns = tuple(check_turns)
         self._nets = {}
         try:

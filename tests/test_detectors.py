@@ -77,7 +77,7 @@ def test_a_face_at_45_degrees_is_found_by_the_upright_check():
     assert len(found) == 1 and 25 < found[0].angle < 65  # landmarks are rough at 45 degrees
 
 
-def test_a_candidate_is_checked_turned_until_it_is_found():
+def test_a_candidate_is_checked_at_every_turn_and_the_best_score_kept():
     detector = detectors.YuNetDetector(check_turns=(0, 45, -45))
     candidate = detectors.Face((100, 100, 96, 96), 0.3, crops_landmarks(), 0.0, 96)
     looked = []
@@ -90,10 +90,23 @@ def test_a_candidate_is_checked_turned_until_it_is_found():
 
     detector.detect_near = detect_near
     found = detector._check(None, candidate)
-    assert looked == [0, 45] and found.score == 0.9  # stops at the first good one
+    # a face leaning 45 degrees may score 0.7 in the first picture: every turn is looked at
+    assert looked == [0, 45, -45] and found.score == 0.9
     looked.clear()
     detector.check_turns = (0, 30)
-    assert detector._check(None, candidate).score == 0.4 and looked == [0, 30]  # else the best
+    assert detector._check(None, candidate).score == 0.4 and looked == [0, 30]
+
+
+def test_faces_below_the_sure_score_are_checked_and_the_rest_kept_as_found():
+    detector = detectors.YuNetDetector(sure_score=0.9)
+    upright = crops_landmarks()
+    found = [detectors.Face((100, 100, 96, 96), score, upright, 0.0, 96) for score in (0.95, 0.8)]
+    detector.detect_upright = lambda image, side, min_score: found
+    pairs = detector._candidates(np.zeros((400, 400, 3), np.uint8), 0, None)
+    assert [sure for _, sure in pairs] == [True, False]
+    detector.sure_score = None  # the min_score, 0.7
+    assert [sure for _, sure in detector._candidates(np.zeros((400, 400, 3), np.uint8), 0, None)] \
+        == [True, True]
 
 
 def crops_landmarks():
