@@ -181,7 +181,7 @@ def cmd_train(args):
         PRESETS["quick" if args.quick else args.preset],
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, loss=args.loss, augment=args.augment,
-        rotation=args.rotation, scale=args.scale, shift=args.shift,
+        rotation=args.rotation, scale=args.scale, shift=args.shift, flip=args.flip,
         complete_only=args.complete_only, seed=args.seed, max_rows=args.max_rows,
         strategy=args.strategy, align=args.align, time_budget_s=args.time_budget, init=args.init,
         extra_ignore=tuple(args.extra_ignore) if args.extra_ignore else None)
@@ -262,6 +262,14 @@ def cmd_export(args):
 
 
 # ----------------------------------------------------------------------------- arguments
+
+def probability(text):
+    """An argparse type: a number from 0 to 1."""
+    value = at_least(0, float)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"a probability is at most 1, not {text}")
+    return value
+
 
 def at_least(low, kind=int):
     """An argparse type: a number of ``kind`` that is at least ``low``."""
@@ -373,6 +381,9 @@ def build_parser():
                    help="augmentation: random size change up to +- this share (default 0.1)")
     p.add_argument("--shift", type=at_least(0, float),
                    help="augmentation: random shift up to +- this share of the crop (default 0.06)")
+    p.add_argument("--flip", type=probability,
+                   help="augmentation: probability of a mirrored face, left/right labels swapped "
+                        "(default 0.5)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
                    help="train on crops turned upright and framed from their own keypoints")
     p.add_argument("--init", help="start from this .keras model's weights (fine-tuning)")

@@ -30,6 +30,7 @@ class TrainConfig:
     rotation: float = 15.0
     scale: float = 0.1
     shift: float = 0.06
+    flip: float = 0.5  # probability of a horizontal flip (left/right labels swapped)
     align: bool = True  # train on crops turned upright and framed from their own keypoints, as
     # the photo path cuts them (models/README.md: what it bought)
     init: str = ""  # start from this .keras model's weights (fine-tuning) instead of random ones
@@ -50,6 +51,8 @@ class TrainConfig:
                           ("rotation", 0), ("scale", 0), ("shift", 0)):
             if getattr(self, name) < low:
                 raise InputError(f"{name} must be at least {low}, not {getattr(self, name)}")
+        if not 0 <= self.flip <= 1:
+            raise InputError(f"flip is a probability, between 0 and 1, not {self.flip}")
         if not self.learning_rate > 0:
             raise InputError(f"learning_rate must be above 0, not {self.learning_rate}")
         if not 0 < self.val_fraction < 1:

@@ -237,3 +237,15 @@ def test_augmentation_ranges_reach_the_batches(tmp_path):
     assert (moved > 0.5).mean() > 0.8  # most faces turned by more than a few degrees
     with pytest.raises(ValueError, match="rotation must be at least 0"):
         with_overrides(PRESETS["default"], rotation=-1)
+
+
+def test_the_flip_probability_is_checked_and_reaches_training_from_the_command_line():
+    from facial_keypoints.cli import build_parser
+
+    train = build_parser().parse_args(["train", "--flip", "0"])
+    assert train.flip == 0.0
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--flip", "1.5"])
+    with pytest.raises(ValueError, match="flip is a probability"):
+        with_overrides(PRESETS["default"], flip=2.0)
+    assert with_overrides(PRESETS["default"], flip=train.flip).flip == 0.0
