@@ -24,10 +24,11 @@ Two detectors share one small interface (:class:`FaceDetector`):
    ones (README, "At any angle"); diagonal copies (``angles`` in steps of 45) find more of
    them, for about twice the time.
 3. **Candidates are checked.** Faces found in several copies are merged (the best score stays).
-   A face that was not upright in its copy, or whose score is below ``min_score`` but above
-   ``candidate_score``, is looked for once more in a small picture cut around it and turned
-   upright by its own angle (:meth:`FaceDetector.detect_near`); it is kept only if found there
-   with at least ``min_score``. The video tracker uses the same check to follow a face.
+   A face that was not upright in its copy, or whose score is below ``sure_score`` (YuNet: 0.9)
+   but above ``candidate_score``, is looked for once more in a small picture cut around it,
+   turned upright by its own angle and by each of ``check_turns`` (:meth:`FaceDetector.detect_near`);
+   the best-scoring look is kept if it scores at least ``min_score``. The video tracker uses the
+   same look to follow a face.
 """
 
 from dataclasses import dataclass
