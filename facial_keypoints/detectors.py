@@ -26,8 +26,9 @@ Two detectors share one small interface (:class:`FaceDetector`):
 3. **Candidates are checked.** Faces found in several copies are merged (the best score stays).
    A face that was not upright in its copy, or whose score is below ``sure_score`` (YuNet: 0.9)
    but above ``candidate_score``, is looked for once more in a small picture cut around it,
-   turned upright by its own angle and by each of ``check_turns`` (:meth:`FaceDetector.detect_near`);
-   the best-scoring look is kept if it scores at least ``min_score``. The video tracker uses the
+   turned upright by its own angle and then by each of ``check_turns`` until a look scores
+   ``sure_score`` (:meth:`FaceDetector.detect_near`); the best-scoring look is kept if it scores
+   at least ``min_score``. The video tracker uses the
    same look to follow a face.
 """
 
@@ -167,8 +168,8 @@ class FaceDetector:
     # Side of the picture a video tracker checks a followed face in (pixels): the face is about
     # half of it, whatever its size in the frame.
     track_pixels = 128
-    # Turns (degrees) of the upright picture a candidate is checked in: the face found with the
-    # best score in any of them is kept.
+    # Turns (degrees) of the upright picture a candidate is checked in, in order until one scores
+    # ``sure_score``: the face found with the best score is kept.
     check_turns = (0,)
 
     def detect_upright(self, image, side=None, min_score=None):
@@ -229,7 +230,8 @@ class FaceDetector:
 
     def _check(self, image, face):
         """The best-scoring face found near a candidate in an upright picture of its own turned
-        by each of :attr:`check_turns`, or None."""
+        by each of :attr:`check_turns` (stopping at a look that scores ``sure_score``), or
+        None."""
         best, upright = None, face.transform()
         centre = (crops.IMAGE_SIZE - 1) / 2
         for turn in self.check_turns:
@@ -237,6 +239,8 @@ class FaceDetector:
             found = self.detect_near(image, transform, 1.0, self.check_pixels)
             if found is not None and (best is None or found.score > best.score):
                 best = found
+            if best is not None and best.score >= (self.sure_score or self.min_score):
+                break
         return best
 
     def detect_near(self, image, transform, margin=0.5, pixels=160):
