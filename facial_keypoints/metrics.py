@@ -5,6 +5,9 @@
 * Per-keypoint RMSE in pixels, over the x and y of each keypoint.
 * NME: per face, the mean distance between predicted and true keypoints divided by the distance
   between the two eye centres, averaged over faces. Scale-free, so comparable across photo sizes.
+* Mean offset in pixels: the mean signed error in x and in y. Near zero for an unbiased model; a
+  model trained on labels that disagree (e.g. left/right definitions that are not mirror images,
+  with mirrored training faces) lands between them and shows it here.
 * "argmax accuracy": the share of rows where ``argmax(y_true) == argmax(y_pred)``, which is what
   Keras' ``'acc'`` computed for the original project. It says little about keypoints and is kept
   only to line up with the original's table.
@@ -27,6 +30,12 @@ def per_keypoint_rmse_px(y_true, y_pred):
     with np.errstate(invalid="ignore"):
         values = np.sqrt(np.nanmean(diff.reshape(-1, len(KEYPOINT_NAMES), 2) ** 2, axis=(0, 2)))
     return {name: float(v * HALF) for name, v in zip(KEYPOINT_NAMES, values)}
+
+
+def mean_offset_px(y_true, y_pred):
+    """``(x, y)``: the mean signed error (prediction - truth) in crop pixels over present values."""
+    diff = as_points(_diff(y_true, y_pred)).reshape(-1, 2)
+    return tuple(float(v * HALF) for v in np.nanmean(diff, axis=0))
 
 
 def nme(y_true, y_pred):
@@ -58,6 +67,7 @@ def report(y_true, y_pred):
         "rmse_px": rmse_px(y_true, y_pred),
         "per_keypoint_rmse_px": per_keypoint_rmse_px(y_true, y_pred),
         "nme": nme(y_true, y_pred),
+        "mean_offset_px": mean_offset_px(y_true, y_pred),
         "argmax_acc": argmax_accuracy(y_true, y_pred),
     }
 

@@ -41,3 +41,16 @@ def test_argmax_accuracy_is_keras_categorical_accuracy():
     truth = np.zeros((2, 30)); truth[0, 3] = 1; truth[1, 7] = 1
     pred = np.zeros((2, 30)); pred[0, 3] = 0.5; pred[1, 8] = 0.5
     assert metrics.argmax_accuracy(truth, pred) == 0.5
+
+
+def test_mean_offset_is_the_signed_error_per_axis_over_present_values():
+    truth = _truth()
+    pred = truth.copy()
+    pred[:, 0::2] -= 1 / 48  # every x one pixel to the left
+    pred[0, 1::2] += 3 / 48  # the first face's y three pixels lower
+    truth[1, 1::2] = np.nan  # the second face's y missing: left out
+    x, y = metrics.mean_offset_px(truth, pred)
+    assert np.isclose(x, -1.0) and np.isclose(y, 3 * 15 / 30)
+    # a spread with no bias averages out, unlike the RMSE
+    pred = truth + np.array([[2.0], [0.0], [-2.0]]) / 48  # one face 2 px off, one -2 px
+    assert np.allclose(metrics.mean_offset_px(truth, pred), 0, atol=1e-9)
