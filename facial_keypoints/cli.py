@@ -217,8 +217,12 @@ def cmd_evaluate(args):
     print(f"{result['n']} faces ({args.split} split) of {args.data}")
     print(f"RMSE {result['rmse_px']:.3f} px (average face: {result['mean_shape_rmse_px']:.3f} px), "
           f"NME {result['nme']:.4f}, argmax accuracy {result['argmax_acc']:.2%}")
+    print("mean offset x {:+.2f} px, y {:+.2f} px".format(*result["mean_offset_px"]))
     for name, value in result["per_keypoint_rmse_px"].items():
         print(f"  {name:<26} {value:6.3f} px")
+    for name, figures in result.get("by_source", {}).items():
+        print(f"source {name}: {figures['n']} faces, RMSE {figures['rmse_px']:.3f} px, "
+              f"NME {figures['nme']:.4f}")
     return 0
 
 

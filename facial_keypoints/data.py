@@ -345,6 +345,18 @@ def load_groups(data, sources=None):
     return groups[data.rows]
 
 
+def load_sources(data):
+    """Where each row of ``data`` came from (the ``source_dataset`` column of the
+    ``training_sources.csv`` beside its file, e.g. ``udacity_p1_train``), or None when unknown."""
+    sources = data.path.parent / "training_sources.csv"
+    if not sources.is_file():
+        return None
+    table = pd.read_csv(sources, usecols=lambda c: c == "source_dataset")
+    if "source_dataset" not in table.columns or len(table) <= data.rows.max():
+        return None
+    return table["source_dataset"].astype(str).to_numpy()[data.rows]
+
+
 def concatenate(parts):
     """Several KeypointData as one, in order (``path`` and ``rows`` stay those of each part's
     file; ``path`` is the first part's)."""

@@ -58,8 +58,9 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
     ``split`` is ``"val"`` (the validation side of the split that training used: same seed, same
     grouping, so the figures are honest), ``"train"`` or ``"all"``. The result has the keys of
     :func:`metrics.report` plus ``mean_shape_rmse_px`` (the average face's RMSE on the same rows)
-    and ``split``. ``refine``: predict in two passes as the photo path does
-    (:func:`predict_refined`).
+    and ``split``, and, where the faces come from several sources (:func:`~.data.load_sources`),
+    ``by_source``: ``{source: {"n", "rmse_px", "nme"}}``. ``refine``: predict in two passes as
+    the photo path does (:func:`predict_refined`).
     """
     if not isinstance(data, datasets.KeypointData):
         data = datasets.load_dataset(data)
@@ -74,4 +75,11 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
     average_face = np.broadcast_to(mean_shape(train), rows.keypoints.shape)
     result["mean_shape_rmse_px"] = metrics.rmse_px(rows.keypoints, average_face)
     result["split"] = split
+    sources = datasets.load_sources(rows)
+    if sources is not None and len(set(sources)) > 1:
+        result["by_source"] = {}
+        for name in sorted(set(sources)):
+            truth, guess = rows.keypoints[sources == name], predicted[sources == name]
+            result["by_source"][name] = {"n": len(truth), "rmse_px": metrics.rmse_px(truth, guess),
+                                         "nme": metrics.nme(truth, guess)}
     return result

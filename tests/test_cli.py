@@ -26,6 +26,21 @@ def test_train_evaluate_and_submission(tmp_path, capsys):
     assert set(result["per_keypoint_rmse_px"]) == set(KEYPOINT_NAMES)
     assert result["n"] > 0 and result["rmse_px"] > 0 and 0 <= result["argmax_acc"] <= 1
     assert result["mean_shape_rmse_px"] > 0 and result["nme"] > 0
+    assert "by_source" not in result  # no sources file beside the data
+
+    # With a sources file that names two sources, the figures come per source as well.
+    pd.DataFrame({"group": [f"person{i // 4}" for i in range(48)],
+                  "source_dataset": ["video" if i % 3 else "photo" for i in range(48)]}).to_csv(
+        tmp_path / "training_sources.csv", index=False)
+    assert main(["evaluate", "--model", str(model.with_suffix(".onnx")), "--data", str(train_csv),
+                 "--json", "--split", "all"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    by_source = result["by_source"]
+    assert set(by_source) == {"photo", "video"}
+    assert by_source["photo"]["n"] == 16 and by_source["video"]["n"] == 32
+    # the whole set's RMSE lies between its parts'
+    assert min(s["rmse_px"] for s in by_source.values()) <= result["rmse_px"] \
+        <= max(s["rmse_px"] for s in by_source.values())
 
     test_csv = write_kaggle_csv(tmp_path / "test.csv", images[:3], None, test=True)
     lookup = pd.DataFrame({"RowId": [1, 2, 3], "ImageId": [1, 3, 3],
