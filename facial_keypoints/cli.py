@@ -387,7 +387,7 @@ def build_parser():
                    help="augmentation: random shift up to +- this share of the crop (default 0.06)")
     p.add_argument("--flip", type=probability,
                    help="augmentation: probability of a mirrored face, left/right labels swapped "
-                        "(default 0.5)")
+                        "(default 0: off)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
                    help="train on crops turned upright and framed from their own keypoints")
     p.add_argument("--init", help="start from this .keras model's weights (fine-tuning)")

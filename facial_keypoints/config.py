@@ -30,7 +30,9 @@ class TrainConfig:
     rotation: float = 15.0
     scale: float = 0.1
     shift: float = 0.06
-    flip: float = 0.5  # probability of a horizontal flip (left/right labels swapped)
+    flip: float = 0.0  # probability of a horizontal flip (left/right labels swapped); off: the
+    # substitute data's left/right labels are not mirror images of each other, and a model
+    # trained on mirrored faces learns a blur of both definitions (models/README.md)
     align: bool = True  # train on crops turned upright and framed from their own keypoints, as
     # the photo path cuts them (models/README.md: what it bought)
     init: str = ""  # start from this .keras model's weights (fine-tuning) instead of random ones
