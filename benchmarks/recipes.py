@@ -1,7 +1,7 @@
 """What each change to the training recipe buys: train candidates, print a table.
 
 Each candidate is the default preset with some fields changed (on Haar-framed crops unless it
-says "aligned"); all are trained on the same data and measured on the same grouped validation
+says "aligned", on faces mirrored half the time unless it says "not mirrored"); all are trained on the same data and measured on the same grouped validation
 split, for RMSE in pixels (as the crops are, averaged over a horizontal flip, and cut again from
 the first keypoints as the photo path does: ``--refine``), the time taken and the parameter count.
 
@@ -41,6 +41,8 @@ CANDIDATES = {
     "heatmap, wing, aligned": dict(arch="heatmap", align=True),
     "heatmap, wing, aligned, small jitter": dict(arch="heatmap", align=True, rotation=8,
                                                  shift=0.03),
+    "heatmap-residual, wing, aligned": dict(arch="heatmap-residual", align=True),
+    "heatmap, wing, aligned, not mirrored": dict(arch="heatmap", align=True, flip=0.0),
 }
 
 
@@ -60,7 +62,8 @@ def main():
         if args.only and name not in args.only:
             continue
         config = with_overrides(PRESETS["default"], epochs=args.epochs,
-                                time_budget_s=args.time_budget, **{"align": False, **overrides})
+                                time_budget_s=args.time_budget,
+                                **{"align": False, "flip": 0.5, **overrides})
         start = time.time()
         model, history = train(data, Path(args.out) / (name.replace(" ", "_").replace(",", "") + ".keras"),
                          config, overwrite=True, verbose=2)
