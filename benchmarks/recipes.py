@@ -1,8 +1,8 @@
 """What each change to the training recipe buys: train candidates, print a table.
 
 Each candidate is the default preset with some fields changed (on Haar-framed crops unless it
-says "aligned", on faces mirrored half the time unless it says "not mirrored"); all are trained on the same data and measured on the same grouped validation
-split, for RMSE in pixels (as the crops are, averaged over a horizontal flip, and cut again from
+says "aligned", on faces mirrored half the time unless it says "not mirrored"); all are trained
+on the same data and measured on the same grouped validation split, for RMSE in pixels (as the crops are, averaged over a horizontal flip, and cut again from
 the first keypoints as the photo path does: ``--refine``), the time taken and the parameter count.
 
     python benchmarks/recipes.py --data ../shared/data/kaggle-format/training.zip --epochs 20

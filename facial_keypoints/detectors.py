@@ -28,8 +28,7 @@ Two detectors share one small interface (:class:`FaceDetector`):
    but above ``candidate_score``, is looked for once more in a small picture cut around it,
    turned upright by its own angle and then by each of ``check_turns`` until a look scores
    ``sure_score`` (:meth:`FaceDetector.detect_near`); the best-scoring look is kept if it scores
-   at least ``min_score``. The video tracker uses the
-   same look to follow a face.
+   at least ``min_score``. The video tracker uses the same look to follow a face.
 """
 
 from dataclasses import dataclass
@@ -172,6 +171,11 @@ class FaceDetector:
     # ``sure_score``: the face found with the best score is kept.
     check_turns = (0,)
 
+    @property
+    def sure(self):
+        """The score at which a face needs no check: ``sure_score``, or ``min_score`` if None."""
+        return self.min_score if self.sure_score is None else self.sure_score
+
     def detect_upright(self, image, side=None, min_score=None):
         """Faces of one picture as it is (no turned copies): list of :class:`Face` in its pixels.
         ``image``: BGR (or grey) uint8; ``side``: detect on a copy at most this long."""
@@ -213,8 +217,7 @@ class FaceDetector:
         turned, back = _turn(small, angle)
         back = crops.compose(_scaling(1 / scale), back)
         return [(face.moved(back),
-                 face.score >= (self.sure_score or self.min_score)
-                 and abs(_wrap(face.angle)) <= self.max_tilt)
+                 face.score >= self.sure and abs(_wrap(face.angle)) <= self.max_tilt)
                 for face in self.detect_upright(turned, None, self.candidate_score)]
 
     def _checked(self, image, candidates):
@@ -239,7 +242,7 @@ class FaceDetector:
             found = self.detect_near(image, transform, 1.0, self.check_pixels)
             if found is not None and (best is None or found.score > best.score):
                 best = found
-            if best is not None and best.score >= (self.sure_score or self.min_score):
+            if best is not None and best.score >= self.sure:
                 break
         return best
 
@@ -331,12 +334,12 @@ class YuNetDetector(FaceDetector):
     low in every copy, and this check is what finds them. Their landmarks lean towards the copy's
     axis, so the angle they give may be 20 to 40 degrees off: the check also looks turned by each
     of ``check_turns`` and keeps the best score (on the first 60 AFW photos turned by 45
-    degrees, with the model before the shipped one: 0.63 of the faces with an NME under 0.10
+    degrees, with a model two before the shipped one: 0.63 of the faces with an NME under 0.10
     instead of 0.43; `python benchmarks/afw.py --turned 45 --limit 60 --yunet 'check_turns=[0]'`
     for the old way). ``sure_score`` 0.9: such a face may also score 0.7 to 0.9 in a copy, with
     landmarks that call it upright, and the keypoint model, cut along them, agrees; only faces
-    scoring at least 0.9 are kept unchecked (the first 60 AFW photos turned by 45 degrees, shipped
-    model: 0.78 of the faces with an NME under 0.10 instead of 0.68; ``--yunet sure_score=0.7``
+    scoring at least 0.9 are kept unchecked (the first 60 AFW photos turned by 45 degrees, the
+    model before the shipped one: 0.78 of the faces with an NME under 0.10 instead of 0.68; ``--yunet sure_score=0.7``
     for the old way). ``check_pixels`` 128: in a 96-pixel picture the
     check lost some small faces (on the first 60 AFW photos turned by 45 degrees, 81% of the faces
     found instead of 85%). ``side`` 480 and ``turned_side`` 256:

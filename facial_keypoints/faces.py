@@ -25,11 +25,11 @@ from .timing import timed
 
 # A face whose keypoints land farther than this from the detector's own landmarks (mean distance
 # over the eyes, nose tip and mouth corners, in eye distances) is one the keypoint model doubts:
-# it is dropped. On AFW (`python benchmarks/afw.py --doubt`, shipped model) this drops 1 of the
-# 337 annotated faces found and 7 of the 183 other boxes: knees, hands, faces seen from behind or
-# hidden. (The model before it, trained on Haar's upright crops, dropped 42 of them: a model
-# trained on aligned crops follows the landmarks more closely wherever they are. 0.4 would drop
-# 26 of them, and 3 annotated faces.)
+# it is dropped. On AFW (`python benchmarks/afw.py --doubt`, shipped model) this drops none of the
+# 337 annotated faces found and 9 of the 167 other boxes: knees, hands, faces seen from behind or
+# hidden. (A model trained on Haar's upright crops dropped 42 of 156: a model trained on aligned
+# crops follows the landmarks more closely wherever they are. 0.4 would drop 34 of them, and 2
+# annotated faces.)
 MAX_DOUBT = 0.5
 
 # YuNet's landmarks of a face turned 30 to 60 degrees from every copy it searched lean towards the
@@ -197,8 +197,10 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
         faces = [looks.get(i) or face for i, face in enumerate(faces)]
         points[seen], _ = predict_keypoints(gray, [faces[i].transform() for i in seen],
                                             predictor, refine=refine)
+    # Kept: faces whose second look, if they had one, found a face, and whose keypoints the model
+    # does not doubt (a face without landmarks has a NaN doubt, which is not above the limit).
     kept = [i for i, (face, p) in enumerate(zip(faces, points))
-            if not (i in looks and looks[i] is None) and not doubt(p, face.landmarks) > MAX_DOUBT]
+            if looks.get(i, face) is not None and not doubt(p, face.landmarks) > MAX_DOUBT]
     # Two second looks may land on the same face: it is kept once, as the detector keeps it.
     kept = [kept[k] for k in sorted(distinct([faces[i] for i in kept]))]
     results = []
