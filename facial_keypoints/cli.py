@@ -180,7 +180,7 @@ def cmd_train(args):
     config = with_overrides(
         PRESETS["quick" if args.quick else args.preset],
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-        learning_rate=args.learning_rate, loss=args.loss, augment=args.augment,
+        learning_rate=args.learning_rate, ema=args.ema, loss=args.loss, augment=args.augment,
         rotation=args.rotation, scale=args.scale, shift=args.shift, flip=args.flip,
         complete_only=args.complete_only, seed=args.seed, max_rows=args.max_rows,
         strategy=args.strategy, align=args.align, time_budget_s=args.time_budget, init=args.init,
@@ -375,6 +375,9 @@ def build_parser():
     p.add_argument("--batch-size", type=at_least(1), help="per device under a distribution "
                                                           "strategy")
     p.add_argument("--learning-rate", type=at_least(1e-12, float))
+    p.add_argument("--ema", type=probability, metavar="MOMENTUM",
+                   help="validate and save a moving average of the weights, e.g. 0.999 "
+                        "(default 0: off)")
     p.add_argument("--patience", type=at_least(0),
                    help="early-stopping patience in epochs (0: off)")
     p.add_argument("--loss", choices=["mse", "wing"])

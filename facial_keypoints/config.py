@@ -22,6 +22,8 @@ class TrainConfig:
     schedule: str = "cosine"  # "cosine" (warm-up, then cosine decay) or "constant"; the decay
     # runs over ``epochs``, or over ``time_budget_s`` when that is set
     weight_decay: float = 1e-4  # AdamW; 0 gives the original's plain Adam
+    ema: float = 0.0  # momentum of an exponential moving average of the weights (Polyak
+    # averaging), which is what validation measures and the checkpoint saves; 0 = off
     loss: str = "wing"  # "mse" or "wing"
     augment: bool = True
     # Ranges of the random geometric change (+-), drawn uniformly per face: degrees, relative
@@ -53,6 +55,8 @@ class TrainConfig:
                           ("rotation", 0), ("scale", 0), ("shift", 0)):
             if getattr(self, name) < low:
                 raise InputError(f"{name} must be at least {low}, not {getattr(self, name)}")
+        if not 0 <= self.ema < 1:
+            raise InputError(f"ema is a momentum, at least 0 and below 1, not {self.ema}")
         if not 0 <= self.flip <= 1:
             raise InputError(f"flip is a probability, between 0 and 1, not {self.flip}")
         if not self.learning_rate > 0:

@@ -176,6 +176,10 @@ def callbacks_for(config, out_path, settings, previous=(), best=math.inf):
     the validation loss an epoch must beat to be saved."""
     callbacks = [AtomicCheckpoint(out_path, best),
                  HistoryFile(history_path_for(out_path), settings, previous)]
+    if config.ema:
+        # First: the averaged weights go into the model for validation and stay there through
+        # the epoch's other callbacks, so the checkpoint saves them.
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     cosine = config.schedule == "cosine"
     if config.time_budget_s:
         callbacks.append(TimeBudget(config.time_budget_s, config.learning_rate if cosine else None))
@@ -291,8 +295,11 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ove
             model = get_model(config.arch, config.last_activation)
             if config.init:
                 _start_from(model, config.init, config.arch)
-            optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
-                         if config.weight_decay else keras.optimizers.Adam(config.learning_rate))
+            averaging = dict(use_ema=bool(config.ema), ema_momentum=config.ema or 0.99)
+            optimizer = (keras.optimizers.AdamW(config.learning_rate,
+                                                weight_decay=config.weight_decay, **averaging)
+                         if config.weight_decay
+                         else keras.optimizers.Adam(config.learning_rate, **averaging))
             model.compile(optimizer, loss=LOSSES[config.loss], metrics=[batch_rmse_px])
     previous = _read_history(history_path) if resuming else []
     if len(previous) >= config.epochs:

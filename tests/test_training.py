@@ -69,6 +69,26 @@ def test_resume_continues_from_the_checkpoint(small_data, tmp_path):
     assert [row["epoch"] for row in history] == [1, 2, 3]
 
 
+def test_with_ema_the_checkpoint_holds_the_averaged_weights(small_data, tmp_path):
+    from facial_keypoints.architectures import get_model, load_model
+
+    start = tmp_path / "start.keras"
+    get_model("original-5").save(start)
+    initial = load_model(start).get_weights()
+    moved = {}
+    for ema in (0.0, 0.99):
+        out = tmp_path / f"ema{ema}.keras"
+        config = with_overrides(PRESETS["quick"], arch="original-5", epochs=2, batch_size=32,
+                                augment=False, init=str(start), ema=ema)
+        train(small_data, out, config, verbose=0)
+        saved = load_model(out).get_weights()
+        moved[ema] = sum(np.abs(a - b).sum() for a, b in zip(saved, initial))
+    # A few steps into a run, an average with momentum 0.99 is still mostly the starting weights.
+    assert 0 < moved[0.99] < 0.2 * moved[0.0]
+    with pytest.raises(ValueError, match="ema is a momentum"):
+        with_overrides(PRESETS["default"], ema=1.0)
+
+
 def test_a_resumed_run_keeps_the_better_model_it_started_from(small_data, tmp_path):
     out = tmp_path / "m.keras"
     config = with_overrides(PRESETS["quick"], arch="original-5", epochs=1, batch_size=32)
