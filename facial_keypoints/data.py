@@ -14,6 +14,7 @@ import os
 import warnings
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -326,35 +327,46 @@ def _atomic_savez(target, arrays):
 
 # ----------------------------------------------------------------------------- splits
 
+def sources_table(data, path=None):
+    """The ``training_sources.csv`` that describes ``data``'s file, one line per CSV row (where
+    each face came from, its person or photo), as text columns; or None when there is none (the
+    substitute data sets have one, Kaggle's own files do not). ``path``: another such file. The
+    file is read once per process, and again only if it changes."""
+    path = Path(path) if path is not None else data.path.parent / "training_sources.csv"
+    if not path.is_file():
+        return None
+    return _read_sources(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _read_sources(path, modified):
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def load_groups(data, sources=None):
     """Group labels (person or photo) for each row of ``data``, or None when none are known.
 
-    ``sources`` is a ``training_sources.csv`` with a ``group`` column, one line per CSV row; by
-    default the one next to the data file is used when it exists (the substitute data set has one;
-    Kaggle's own files do not).
+    ``sources``: a ``training_sources.csv`` with a ``group`` column (default: the one beside the
+    data file, see :func:`sources_table`).
     """
-    sources = Path(sources) if sources is not None else data.path.parent / "training_sources.csv"
-    if not sources.is_file():
+    table = sources_table(data, sources)
+    if table is None:
         return None
-    table = pd.read_csv(sources)
+    where = sources if sources is not None else data.path.parent / "training_sources.csv"
     if "group" not in table.columns:
-        raise DataError(f"{sources}: no 'group' column")
-    groups = table["group"].astype(str).to_numpy()
-    if len(groups) <= data.rows.max():
-        raise DataError(f"{sources}: {len(groups)} lines, but the data has row {data.rows.max()}")
-    return groups[data.rows]
+        raise DataError(f"{where}: no 'group' column")
+    if len(table) <= data.rows.max():
+        raise DataError(f"{where}: {len(table)} lines, but the data has row {data.rows.max()}")
+    return table["group"].to_numpy()[data.rows]
 
 
 def load_sources(data):
-    """Where each row of ``data`` came from (the ``source_dataset`` column of the
-    ``training_sources.csv`` beside its file, e.g. ``udacity_p1_train``), or None when unknown."""
-    sources = data.path.parent / "training_sources.csv"
-    if not sources.is_file():
+    """Where each row of ``data`` came from (the ``source_dataset`` column of its
+    ``training_sources.csv``, e.g. ``udacity_p1_train``), or None when unknown."""
+    table = sources_table(data)
+    if table is None or "source_dataset" not in table.columns or len(table) <= data.rows.max():
         return None
-    table = pd.read_csv(sources, usecols=lambda c: c == "source_dataset")
-    if "source_dataset" not in table.columns or len(table) <= data.rows.max():
-        return None
-    return table["source_dataset"].astype(str).to_numpy()[data.rows]
+    return table["source_dataset"].to_numpy()[data.rows]
 
 
 def concatenate(parts):
@@ -375,11 +387,10 @@ def without_people(extra, people):
     ``mtfl_lfw:<person>``, the same ``<person>`` as the main file's ``group``. Without such a
     file every row is kept.
     """
-    sources = extra.path.parent / "training_sources.csv"
-    if not sources.is_file():
+    table = sources_table(extra)
+    if table is None:
         return extra
-    table = pd.read_csv(sources, usecols=lambda c: c in ("group", "name_group"))
-    names = table["name_group" if "name_group" in table.columns else "group"].astype(str)
+    names = table["name_group" if "name_group" in table.columns else "group"]
     person = names.str.replace(r"^[a-z_]+:", "", regex=True).to_numpy()[extra.rows]
     return extra.subset(~np.isin(person, np.asarray(list(people), dtype=str)))
 
