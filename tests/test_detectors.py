@@ -77,6 +77,29 @@ def test_a_face_at_45_degrees_is_found_by_the_upright_check():
     assert len(found) == 1 and 25 < found[0].angle < 65  # landmarks are rough at 45 degrees
 
 
+def test_the_diagonal_copies_are_searched_only_when_the_photo_seems_turned():
+    detector = detectors.YuNetDetector()
+    searched = []
+    candidates = detector._candidates
+
+    def recording(image, angle, side, copies=None):
+        searched.append(angle)
+        return candidates(image, angle, side, copies)
+
+    detector._candidates = recording
+    assert len(detector.detect(hopper())) == 1 and searched == [0, 90, 180, 270]
+    searched.clear()
+    photo = hopper()
+    h, w = photo.shape[:2]
+    turned = cv2.warpAffine(photo, cv2.getRotationMatrix2D((w / 2, h / 2), 45, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REPLICATE)
+    found = detector.detect(turned)
+    assert searched == [0, 90, 180, 270, 45, 135, 225, 315]  # a face 45 degrees off every axis
+    assert len(found) == 1 and -65 < found[0].angle < -25  # found once, not once per copy
+    searched.clear()
+    assert detector.detect(textures()[0]) == [] and 45 in searched  # nothing found: look harder
+
+
 def test_a_candidate_is_checked_turned_until_a_look_is_sure_and_the_best_kept():
     detector = detectors.YuNetDetector(check_turns=(0, 45, -45))
     candidate = detectors.Face((100, 100, 96, 96), 0.3, crops_landmarks(), 0.0, 96)
