@@ -23,7 +23,7 @@ Two detectors share one small interface (:class:`FaceDetector`):
    the keypoints disagree with that angle. Where the photo seems turned (no face found, or one
    more than ``diagonal_tilt`` degrees off every axis), copies turned by 45, 135, 225 and 315
    degrees (``diagonal_angles``) are searched too: they find the faces near 45 degrees that
-   score too low in every other copy, for about twice the search time on those photos only.
+   score too low in every other copy, at a cost of several searches on those photos only.
 3. **Candidates are checked.** Faces found in several copies are merged (the best score stays).
    A face that was not upright in its copy, or whose score is below ``sure_score`` (YuNet: 0.9)
    but above ``candidate_score``, is looked for once more in a small picture cut around it,
@@ -168,6 +168,7 @@ class FaceDetector:
     # their axes.
     diagonal_angles = ()
     diagonal_tilt = 15.0
+    diagonal_side = None  # long side of the diagonal copies (None: ``side``, the upright one's)
     min_score = 0.0
     candidate_score = 0.0
     sure_score = None  # None: min_score
@@ -204,7 +205,7 @@ class FaceDetector:
                                                       for f in faces)):
             # A face found again needs no check: it replaces the first find if it scores better.
             more = [(face, sure) for angle in self.diagonal_angles for face, sure in
-                    self._candidates(small, angle, self.turned_side, copies)
+                    self._candidates(small, angle, self.diagonal_side or self.side, copies)
                     if sure or all(iou(face.box, kept.box) <= 0.3 for kept in faces)]
             faces = merge_duplicates(faces + self._checked(small, more))
         return sorted((f.moved(_scaling(1 / scale)) for f in faces), key=lambda f: f.box[0])
@@ -363,10 +364,12 @@ class YuNetDetector(FaceDetector):
     found instead of 85%). ``side`` 480 and ``turned_side`` 256:
     long sides of the copies searched (the photo itself is cropped at full resolution).
     ``diagonal_angles`` (45, 135, 225, 315), searched where a face is more than ``diagonal_tilt``
-    (15) degrees off every axis or none was found: on the first 60 AFW photos turned by 45
-    degrees, 0.885 of the faces with an NME under 0.10 instead of 0.788 (``--yunet
-    'diagonal_angles=[]'`` for the old way); 28 of the 185 upright AFW photos have such a face
-    (23 at 25 degrees, which misses a face whose landmarks lean 22 degrees towards the axis).
+    (15) degrees off every axis or none was found, on copies as large as the upright one
+    (``diagonal_side``): on the first 60 AFW photos turned by 45 / -45 degrees, 0.904 / 0.933 of
+    the faces with an NME under 0.10 instead of 0.788 / 0.808 (``--yunet 'diagonal_angles=[]'``
+    for the old way; 0.885 / 0.894 on 256-pixel copies). 28 of the 185 upright AFW photos have
+    such a face (23 at 25 degrees, which misses a face whose landmarks lean 22 degrees towards
+    the axis).
     Figures for these settings: ``benchmarks/afw.py`` (README).
     """
 
@@ -377,7 +380,8 @@ class YuNetDetector(FaceDetector):
     track_pixels = 96
 
     def __init__(self, path=None, side=480, angles=(0, 90, 180, 270),
-                 diagonal_angles=(45, 135, 225, 315), diagonal_tilt=15.0, turned_side=256,
+                 diagonal_angles=(45, 135, 225, 315), diagonal_tilt=15.0, diagonal_side=None,
+                 turned_side=256,
                  min_score=0.7, candidate_score=0.2, sure_score=0.9, nms_threshold=0.3,
                  check_pixels=128, check_turns=(0, 45, -45)):
         self.path = Path(path) if path is not None else YUNET_PATH
@@ -385,6 +389,7 @@ class YuNetDetector(FaceDetector):
             raise FileNotFoundError(f"YuNet face detector file not found: {self.path}")
         self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
         self.diagonal_angles, self.diagonal_tilt = tuple(diagonal_angles), diagonal_tilt
+        self.diagonal_side = diagonal_side
         self.min_score, self.candidate_score = min_score, candidate_score
         self.sure_score, self.nms_threshold = sure_score, nms_threshold
         self.check_pixels = check_pixels
