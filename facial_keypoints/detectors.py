@@ -20,10 +20,11 @@ Two detectors share one small interface (:class:`FaceDetector`):
    own angle. The landmarks of a face turned 30 to 60 degrees from every copy lean towards the
    copy's axis, so the angle they give may be 20 to 40 degrees off: the check below also looks
    turned by +-45 degrees (``check_turns``), and :func:`~.faces.find_keypoints` looks again where
-   the keypoints disagree with that angle. Where the photo seems turned (no face found, or one
-   more than ``diagonal_tilt`` degrees off every axis), copies turned by 45, 135, 225 and 315
-   degrees (``diagonal_angles``) are searched too: they find the faces near 45 degrees that
-   score too low in every other copy, at a cost of several searches on those photos only.
+   the keypoints disagree with that angle. Where the photo seems turned (no face found, one more
+   than ``diagonal_tilt`` degrees off every axis, or a strong hit that its check did not
+   confirm), copies turned by 45, 135, 225 and 315 degrees (``diagonal_angles``) are searched
+   too: they find the faces near 45 degrees that score too low in every other copy, at a cost
+   of four more searches on those photos only.
 3. **Candidates are checked.** Faces found in several copies are merged (the best score stays).
    A face that was not upright in its copy, or whose score is below ``sure_score`` (YuNet: 0.9)
    but above ``candidate_score``, is looked for once more in a small picture cut around it,
@@ -165,9 +166,10 @@ class FaceDetector:
     turned_side = 320
     # Diagonal turns (e.g. 45, 135, 225, 315) searched as well when the photo seems turned: when
     # the copies at ``angles`` found no face, or a face more than ``diagonal_tilt`` degrees from
-    # their axes.
+    # their axes, or a candidate scoring ``diagonal_score`` that its check did not confirm.
     diagonal_angles = ()
     diagonal_tilt = 15.0
+    diagonal_score = 0.6
     diagonal_side = None  # long side of the diagonal copies (None: ``side``, the upright one's)
     min_score = 0.0
     candidate_score = 0.0
@@ -200,14 +202,15 @@ class FaceDetector:
         copies = {}  # shrunk copies by side, shared by the turned copies
         candidates = [pair for angle in self.angles for pair in
                       self._candidates(small, angle, self.turned_side if angle else None, copies)]
-        faces = self._checked(small, candidates)
-        if self.diagonal_angles and (not faces or any(_off_axis(f.angle) > self.diagonal_tilt
-                                                      for f in faces)):
+        faces, unconfirmed = self._checked(small, candidates)
+        if self.diagonal_angles and (
+                not faces or any(_off_axis(f.angle) > self.diagonal_tilt for f in faces)
+                or any(f.score >= self.diagonal_score for f in unconfirmed)):
             # A face found again needs no check: it replaces the first find if it scores better.
             more = [(face, sure) for angle in self.diagonal_angles for face, sure in
                     self._candidates(small, angle, self.diagonal_side or self.side, copies)
                     if sure or all(iou(face.box, kept.box) <= 0.3 for kept in faces)]
-            faces = merge_duplicates(faces + self._checked(small, more))
+            faces = merge_duplicates(faces + self._checked(small, more)[0])
         return sorted((f.moved(_scaling(1 / scale)) for f in faces), key=lambda f: f.box[0])
 
     def detect_turned(self, image, angle, side=None):
@@ -216,7 +219,7 @@ class FaceDetector:
         detector's size for that copy): a list of :class:`Face` in photo pixels."""
         side = side or (self.side if angle == 0 else self.turned_side)
         small, scale = _shrunk(self.prepare(image), side, self.shrink_with)
-        faces = self._checked(small, self._candidates(small, angle, None))
+        faces, _ = self._checked(small, self._candidates(small, angle, None))
         return [f.moved(_scaling(1 / scale)) for f in faces]
 
     def prepare(self, image):
@@ -240,15 +243,17 @@ class FaceDetector:
                 for face in self.detect_upright(turned, None, self.candidate_score)]
 
     def _checked(self, image, candidates):
-        """Merge duplicates, then check the faces that need it (see the module notes)."""
+        """Merge duplicates, then check the faces that need it (see the module notes): the faces
+        kept, and the candidates whose check did not confirm them."""
         sure = {id(face): ok for face, ok in candidates}
-        faces = []
-        for face in merge_duplicates([face for face, _ in candidates]):
-            if not sure[id(face)]:
-                face = self._check(image, face)
+        faces, unconfirmed = [], []
+        for candidate in merge_duplicates([face for face, _ in candidates]):
+            face = candidate if sure[id(candidate)] else self._check(image, candidate)
             if face is not None and face.score >= self.min_score:
                 faces.append(face)
-        return merge_duplicates(faces)
+            else:
+                unconfirmed.append(candidate)
+        return merge_duplicates(faces), unconfirmed
 
     def _check(self, image, face):
         """The best-scoring face found near a candidate in an upright picture of its own turned
@@ -364,12 +369,14 @@ class YuNetDetector(FaceDetector):
     found instead of 85%). ``side`` 480 and ``turned_side`` 256:
     long sides of the copies searched (the photo itself is cropped at full resolution).
     ``diagonal_angles`` (45, 135, 225, 315), searched where a face is more than ``diagonal_tilt``
-    (15) degrees off every axis or none was found, on copies as large as the upright one
-    (``diagonal_side``): on the first 60 AFW photos turned by 45 / -45 degrees, 0.904 / 0.933 of
-    the faces with an NME under 0.10 instead of 0.788 / 0.808 (``--yunet 'diagonal_angles=[]'``
-    for the old way; 0.885 / 0.894 on 256-pixel copies). 28 of the 185 upright AFW photos have
-    such a face (23 at 25 degrees, which misses a face whose landmarks lean 22 degrees towards
-    the axis).
+    (15) degrees off every axis, none was found, or a candidate scoring ``diagonal_score`` (0.6)
+    was not confirmed by its check (a face at 45 degrees beside upright ones), on copies as large
+    as the upright one (``diagonal_side``): on the first 60 AFW photos turned by 45 / -45
+    degrees, 0.904 / 0.933 of the faces with an NME under 0.10 instead of 0.788 / 0.808
+    (``--yunet 'diagonal_angles=[]'`` for the old way; 0.885 / 0.894 on 256-pixel copies). 54 of
+    the 185 upright AFW photos get this search: 28 for a tilted face (23 at 25 degrees, which
+    misses a face whose landmarks lean 22 degrees towards the axis), the others for a hit that
+    was not confirmed.
     Figures for these settings: ``benchmarks/afw.py`` (README).
     """
 
@@ -380,7 +387,8 @@ class YuNetDetector(FaceDetector):
     track_pixels = 96
 
     def __init__(self, path=None, side=480, angles=(0, 90, 180, 270),
-                 diagonal_angles=(45, 135, 225, 315), diagonal_tilt=15.0, diagonal_side=None,
+                 diagonal_angles=(45, 135, 225, 315), diagonal_tilt=15.0, diagonal_score=0.6,
+                 diagonal_side=None,
                  turned_side=256,
                  min_score=0.7, candidate_score=0.2, sure_score=0.9, nms_threshold=0.3,
                  check_pixels=128, check_turns=(0, 45, -45)):
@@ -389,6 +397,7 @@ class YuNetDetector(FaceDetector):
             raise FileNotFoundError(f"YuNet face detector file not found: {self.path}")
         self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
         self.diagonal_angles, self.diagonal_tilt = tuple(diagonal_angles), diagonal_tilt
+        self.diagonal_score = diagonal_score
         self.diagonal_side = diagonal_side
         self.min_score, self.candidate_score = min_score, candidate_score
         self.sure_score, self.nms_threshold = sure_score, nms_threshold

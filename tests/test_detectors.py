@@ -100,6 +100,23 @@ def test_the_diagonal_copies_are_searched_only_when_the_photo_seems_turned():
     assert detector.detect(textures()[0]) == [] and 45 in searched  # nothing found: look harder
 
 
+def test_a_face_at_45_degrees_beside_upright_ones_is_found():
+    # Found faces all upright, but a strong hit its check could not confirm: the diagonal copies
+    # are searched, and find the face turned by 45 degrees.
+    head = hopper()[40:460, 100:430]
+    picture = np.full((420, 1400, 3), (180, 200, 210), np.uint8)
+    for i, angle in enumerate((0, 45, 90, 180)):
+        h, w = head.shape[:2]
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 0.9)
+        matrix[:, 2] += np.array((175 + 350 * i, 210)) - (w / 2, h / 2)
+        mask = cv2.warpAffine(np.full((h, w), 255, np.uint8), matrix, (1400, 420))
+        picture[mask > 0] = cv2.warpAffine(head, matrix, (1400, 420))[mask > 0]
+    found = detectors.YuNetDetector().detect(picture)
+    assert [round(face.angle / 45) * 45 % 360 for face in found] == [0, 315, 270, 180]
+    # without that rule the face at 45 degrees is missed
+    assert len(detectors.YuNetDetector(diagonal_score=1.1).detect(picture)) == 3
+
+
 def test_a_candidate_is_checked_turned_until_a_look_is_sure_and_the_best_kept():
     detector = detectors.YuNetDetector(check_turns=(0, 45, -45))
     candidate = detectors.Face((100, 100, 96, 96), 0.3, crops_landmarks(), 0.0, 96)
