@@ -26,9 +26,9 @@ from .timing import timed
 # A face whose keypoints land farther than this from the detector's own landmarks (mean distance
 # over the eyes, nose tip and mouth corners, in eye distances) is one the keypoint model doubts:
 # it is dropped. On AFW (`python benchmarks/afw.py --doubt`, shipped model) this drops none of the
-# 337 annotated faces found and 9 of the 167 other boxes: knees, hands, faces seen from behind or
+# 337 annotated faces found and 12 of the 176 other boxes: knees, hands, faces seen from behind or
 # hidden. (A model trained on Haar's upright crops dropped 42 of 156: a model trained on aligned
-# crops follows the landmarks more closely wherever they are. 0.4 would drop 34 of them, and 2
+# crops follows the landmarks more closely wherever they are. 0.4 would drop 36 of them, and 2
 # annotated faces.)
 MAX_DOUBT = 0.5
 
