@@ -386,19 +386,16 @@ class YuNetDetector(FaceDetector):
     # 128, and drops a face that left as soon.
     track_pixels = 96
 
-    def __init__(self, path=None, side=480, angles=(0, 90, 180, 270),
+    def __init__(self, path=None, side=480, angles=(0, 90, 180, 270), turned_side=256,
                  diagonal_angles=(45, 135, 225, 315), diagonal_tilt=15.0, diagonal_score=0.6,
-                 diagonal_side=None,
-                 turned_side=256,
-                 min_score=0.7, candidate_score=0.2, sure_score=0.9, nms_threshold=0.3,
-                 check_pixels=128, check_turns=(0, 45, -45)):
+                 diagonal_side=None, min_score=0.7, candidate_score=0.2, sure_score=0.9,
+                 nms_threshold=0.3, check_pixels=128, check_turns=(0, 45, -45)):
         self.path = Path(path) if path is not None else YUNET_PATH
         if not self.path.is_file():
             raise FileNotFoundError(f"YuNet face detector file not found: {self.path}")
         self.side, self.angles, self.turned_side = side, tuple(angles), turned_side
         self.diagonal_angles, self.diagonal_tilt = tuple(diagonal_angles), diagonal_tilt
-        self.diagonal_score = diagonal_score
-        self.diagonal_side = diagonal_side
+        self.diagonal_score, self.diagonal_side = diagonal_score, diagonal_side
         self.min_score, self.candidate_score = min_score, candidate_score
         self.sure_score, self.nms_threshold = sure_score, nms_threshold
         self.check_pixels = check_pixels
