@@ -82,7 +82,7 @@ def test_an_aligned_crop_turns_the_face_upright():
                                crops.LANDMARK_TEMPLATE, atol=1e-4)
 
 
-@pytest.mark.parametrize("angle, scale", [(0, 0.7), (30, 0.7), (-75, 0.1), (180, 0.25)])
+@pytest.mark.parametrize("angle, scale", [(0, 0.7), (30, 0.7), (-75, 0.1), (180, 0.25), (10, 0.45), (0, 0.17)])
 def test_a_bright_spot_lands_where_it_is_in_the_photo(angle, scale):
     # A 6x6 bright spot at photo (200.5, 260.5); the crop (turned, shrunk, partly outside the
     # photo) sees it somewhere; mapping the crop's brightness centroid back finds the spot.
