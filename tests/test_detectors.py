@@ -42,6 +42,44 @@ def test_both_detectors_find_grace_hopper_through_one_interface(name):
             assert face.landmarks is None and face.score == 1
 
 
+def test_yunet_in_onnx_runtime_finds_what_opencvs_own_yunet_finds():
+    # The same network run by OpenCV's cv2.FaceDetectorYN, which decodes and suppresses the raw
+    # outputs itself: every face, box, landmark and score agree, weak hits included.
+    detector = detectors.YuNetDetector()
+    photo = hopper()
+    group = np.hstack([photo, cv2.flip(photo, 1), cv2.rotate(photo, cv2.ROTATE_180)])
+    for picture in (cv2.resize(photo, (160, 192)), cv2.resize(group, (480, 192)),
+                    np.full((96, 128, 3), 127, np.uint8)):
+        height, width = picture.shape[:2]
+        opencv = cv2.FaceDetectorYN.create(str(detectors.YUNET_PATH), "", (width, height),
+                                           detector.candidate_score, detector.nms_threshold, 5000)
+        expected = opencv.detect(picture)[1]
+        expected = np.zeros((0, 15)) if expected is None else expected
+        found = detector._run(picture, 1.0)
+        assert len(found) == len(expected)
+        rows = np.array([[*f.box, *f.landmarks.ravel(), f.score] for f in found]).reshape(-1, 15)
+        rows, expected = rows[np.argsort(-rows[:, 14])], expected[np.argsort(-expected[:, 14])]
+        np.testing.assert_allclose(rows, expected, atol=1e-3)
+    assert len(detector._run(cv2.resize(group, (480, 192)), 1.0)) >= 3
+
+
+def test_pictures_looked_at_in_one_call_give_what_each_gives_alone():
+    detector = detectors.YuNetDetector()
+    face = cv2.resize(hopper()[40:460, 100:430], (128, 128))
+    pictures = [face, cv2.flip(face, 1), cv2.rotate(face, cv2.ROTATE_90_CLOCKWISE),
+                np.full((128, 128, 3), 127, np.uint8), cv2.resize(face, (64, 64)).repeat(2, 0)
+                .repeat(2, 1)]
+    together = detector._detect_each(pictures)
+    alone = [detector.detect_upright(picture, None, detector.candidate_score)
+             for picture in pictures]
+    assert [len(faces) for faces in together] == [len(faces) for faces in alone]
+    assert len(together[0]) == 1 and len(together[3]) == 0
+    for mine, theirs in zip(together, alone):
+        for a, b in zip(mine, theirs):
+            np.testing.assert_allclose([*a.box, a.score], [*b.box, b.score], atol=1e-3)
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
+
+
 def test_unknown_detector_and_missing_or_broken_files_are_named(tmp_path):
     with pytest.raises(ValueError, match="mtcnn"):
         detectors.load_detector("mtcnn")
@@ -117,30 +155,30 @@ def test_a_face_at_45_degrees_beside_upright_ones_is_found():
     assert len(detectors.YuNetDetector(diagonal_score=1.1).detect(picture)) == 3
 
 
-def test_a_candidate_is_checked_turned_until_a_look_is_sure_and_the_best_kept():
+def test_a_candidate_is_checked_turned_the_first_sure_look_winning_else_the_best():
     detector = detectors.YuNetDetector(check_turns=(0, 45, -45))
     candidate = detectors.Face((100, 100, 96, 96), 0.3, crops_landmarks(), 0.0, 96)
-    looked = []
+    calls = []
 
-    def detect_near(image, transform, margin, pixels):
-        # the picture turns counter-clockwise on screen by the check's turn
-        angle = -np.degrees(np.arctan2(transform[1, 0], transform[0, 0]))
-        looked.append(round(angle))
-        return detectors.Face((0, 0, 1, 1), 0.9 if round(angle) == 45 else 0.4)
+    def looks_scoring(scores):
+        def detect_near(image, transforms, margin, pixels):
+            # the picture turns counter-clockwise on screen by the check's turn
+            turns = [round(-np.degrees(np.arctan2(t[1, 0], t[0, 0]))) for t in transforms]
+            calls.append(turns)
+            return [detectors.Face((0, 0, 1, 1), scores[turn]) for turn in turns]
+        return detect_near
 
-    detector.detect_near = detect_near
-    found = detector._check(None, candidate)
-    assert looked == [0, 45] and found.score == 0.9  # a sure look ends the check
-    looked.clear()
+    detector.detect_near = looks_scoring({0: 0.4, 45: 0.9, -45: 0.95})
+    assert [f.score for f in detector._check(None, [candidate, candidate])] == [0.9, 0.9]
+    assert calls == [[0, 45, -45] * 2]  # every look at every candidate in one call
     detector.check_turns = (0, 30)
-    assert detector._check(None, candidate).score == 0.4 and looked == [0, 30]  # else the best
+    detector.detect_near = looks_scoring({0: 0.4, 30: 0.3})
+    assert detector._check(None, [candidate])[0].score == 0.4  # no sure look: the best
     # a face leaning 45 degrees may score 0.7-0.9 in the first picture: the other turns are
     # looked at, and the better look kept
-    scores = {0: 0.75, 45: 0.85, -45: 0.5}
     detector.check_turns = (0, 45, -45)
-    detector.detect_near = lambda image, transform, margin, pixels: detectors.Face(
-        (0, 0, 1, 1), scores[round(-np.degrees(np.arctan2(transform[1, 0], transform[0, 0])))])
-    assert detector._check(None, candidate).score == 0.85
+    detector.detect_near = looks_scoring({0: 0.75, 45: 0.85, -45: 0.5})
+    assert detector._check(None, [candidate])[0].score == 0.85
 
 
 def test_faces_below_the_sure_score_are_checked_and_the_rest_kept_as_found():

@@ -89,9 +89,9 @@ class LeaningDetector:
     def prepare(self, image):
         return image
 
-    def detect_near(self, image, transform, margin, pixels):
-        self.looks.append(transform)
-        return self.again if self.found_again else None
+    def detect_near(self, image, transforms, margin, pixels):
+        self.looks += transforms
+        return [self.again if self.found_again else None for _ in transforms]
 
 
 class TurnedThenUprightPredictor(MeanFacePredictor):
