@@ -171,26 +171,38 @@ def face_box(transform):
     return (cx + 0.5 - side / 2, cy + 0.5 - side / 2, side, side)
 
 
-def warp(image, transform, size):
+def warp(image, transform, size, blocks=False):
     """The ``size`` (w, h) picture that ``transform`` (photo -> picture pixels) cuts from
-    ``image``. Parts outside the photo repeat its edge pixels. A picture much smaller than the
-    region it covers is made from a copy of that region first shrunk ``k`` times by averaging
-    ``k`` x ``k`` blocks (``INTER_AREA``, as the training crops were made; a whole ``k`` is five
-    times faster than a fractional one), so that no detail aliases; the warp's own bilinear
-    interpolation then shrinks by no more than half."""
+    ``image``. Parts outside the photo repeat its edge pixels.
+
+    A picture much smaller than the region it covers is made from a copy of the part of that
+    region inside the photo, first shrunk with ``INTER_AREA`` (averaging, as the training crops
+    were), so that no detail aliases; the warp's own bilinear interpolation then shrinks by
+    about 2/3. ``blocks``: average whole k x k blocks instead, five times faster (0.2 against
+    1.0 ms for 600 pixels), but a detail finer than a block may move by up to half a block:
+    good enough for a detector's look, not for keypoints."""
     transform = np.asarray(transform, np.float64)
     scale = scale_of(transform)
     if scale < 0.5:
-        k = max(2, round(2 / (3 * scale)))  # leaves the warp a scale of about 2/3
         corners = to_photo([[0, 0], [size[0], 0], [0, size[1]], [size[0], size[1]]], transform)
         x0, y0 = np.floor(corners.min(0)).astype(int) - 2
         x1, y1 = np.ceil(corners.max(0)).astype(int) + 2
-        x1, y1 = x1 + (x0 - x1) % k, y1 + (y0 - y1) % k  # whole blocks
-        region = cut(image, x0, y0, x1, y1)
-        region = cv2.resize(region, ((x1 - x0) // k, (y1 - y0) // k),
+        # Only what lies in the photo: the warp repeats its edge beyond it.
+        height, width = image.shape[:2]
+        x0, y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
+        x1, y1 = max(min(x1, width), x0 + 1), max(min(y1, height), y0 + 1)
+        if blocks:
+            k = max(2, round(2 / (3 * scale)))
+            x1, y1 = x1 + (x0 - x1) % k, y1 + (y0 - y1) % k  # cut repeats the edge if needed
+            small_w, small_h = (x1 - x0) // k, (y1 - y0) // k
+        else:
+            small_w = max(1, round((x1 - x0) * scale * 1.5))
+            small_h = max(1, round((y1 - y0) * scale * 1.5))
+        region = cv2.resize(cut(image, x0, y0, x1, y1), (small_w, small_h),
                             interpolation=cv2.INTER_AREA)
-        # region pixel (u, v) <- photo (x0 + k (u + 0.5) - 0.5, ...)
-        into_region = np.array([[1 / k, 0, (0.5 - x0) / k - 0.5], [0, 1 / k, (0.5 - y0) / k - 0.5]])
+        fx, fy = small_w / (x1 - x0), small_h / (y1 - y0)
+        # region pixel (u, v) <- photo (x0 + (u + 0.5) / f - 0.5, ...)
+        into_region = np.array([[fx, 0, (0.5 - x0) * fx - 0.5], [0, fy, (0.5 - y0) * fy - 0.5]])
         transform = compose(transform, invert(into_region))
         image = region
     return cv2.warpAffine(image, transform, size, flags=cv2.INTER_LINEAR,

@@ -294,7 +294,8 @@ class FaceDetector:
         shift = (pixels - 1) / 2 - zoom * (crops.IMAGE_SIZE - 1) / 2  # crop centre -> middle
         to_patches = [crops.compose(np.array([[zoom, 0, shift], [0, zoom, shift]]), transform)
                       for transform in transforms]
-        pictures = [crops.warp(image, to_patch, (pixels, pixels)) for to_patch in to_patches]
+        pictures = [crops.warp(image, to_patch, (pixels, pixels), blocks=True)
+                    for to_patch in to_patches]
         middle = (pixels - 1) / 2
 
         def distance(face):

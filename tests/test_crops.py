@@ -82,8 +82,10 @@ def test_an_aligned_crop_turns_the_face_upright():
                                crops.LANDMARK_TEMPLATE, atol=1e-4)
 
 
-@pytest.mark.parametrize("angle, scale", [(0, 0.7), (30, 0.7), (-75, 0.1), (180, 0.25), (10, 0.45), (0, 0.17)])
-def test_a_bright_spot_lands_where_it_is_in_the_photo(angle, scale):
+@pytest.mark.parametrize("blocks", [False, True])
+@pytest.mark.parametrize("angle, scale", [(0, 0.7), (30, 0.7), (-75, 0.1), (180, 0.25),
+                                          (10, 0.45), (0, 0.17)])
+def test_a_bright_spot_lands_where_it_is_in_the_photo(angle, scale, blocks):
     # A 6x6 bright spot at photo (200.5, 260.5); the crop (turned, shrunk, partly outside the
     # photo) sees it somewhere; mapping the crop's brightness centroid back finds the spot.
     gray = np.zeros((400, 300), np.uint8)
@@ -91,11 +93,15 @@ def test_a_bright_spot_lands_where_it_is_in_the_photo(angle, scale):
     centre = cv2.getRotationMatrix2D((47.5, 47.5), angle, 1.0)
     transform = crops.compose(centre, np.array([[scale, 0, 47.5 - scale * 215],
                                                 [0, scale, 47.5 - scale * 250]]))
-    crop = crops.crop_face(gray, transform)
+    crop = crops.warp(gray, transform, (96, 96), blocks=blocks).astype(np.float64)
     ys, xs = np.mgrid[0:96, 0:96]
     centroid = [(crop * xs).sum() / crop.sum(), (crop * ys).sum() / crop.sum()]
     error = np.hypot(*(crops.to_photo(centroid, transform) - [200.5, 260.5]))
-    assert error < 0.15 / scale  # a sixth of a crop pixel
+    # a sixth of a crop pixel; shrunk by whole k x k blocks, up to half a block more
+    block = max(2, round(2 / (3 * scale))) if blocks and scale < 0.5 else 0
+    assert error < 0.15 / scale + block / 2
+    if not blocks:  # the keypoint model's crops are these
+        np.testing.assert_allclose(crops.crop_face(gray, transform) * 255, crop, atol=1)
 
 
 def test_cut_repeats_the_edge_pixels_outside_the_photo():
