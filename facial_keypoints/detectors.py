@@ -265,6 +265,8 @@ class FaceDetector:
         """For each candidate, the best-scoring face found near it in an upright picture of its
         own turned by each of :attr:`check_turns` (the first look that scores ``sure_score``
         wins), or None. All looks at all candidates go to the detector in one call."""
+        if not faces:
+            return []
         centre = (crops.IMAGE_SIZE - 1) / 2
         turns = [cv2.getRotationMatrix2D((centre, centre), turn, 1.0) for turn in self.check_turns]
         looks = iter(self.detect_near(image, [crops.compose(turn, face.transform())

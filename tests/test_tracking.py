@@ -100,3 +100,23 @@ def test_synthetic_faces_are_where_the_video_says():
         pairs = match_boxes(truth, found)
         assert len(pairs) == len(truth)
         assert min(iou(truth[i], found[j]) for i, j in pairs) > 0.6
+
+
+def test_the_faces_due_a_check_are_looked_for_in_one_call():
+    frames, _ = moving_faces.make_frames(moving_faces.SEVERAL_FACES, seconds=0.5)
+    detector = YuNetDetector()
+    calls = []
+    look = detector.detect_near
+
+    def detect_near(image, transforms, margin=0.5, pixels=160):
+        if pixels == detector.track_pixels:  # the tracker's checks, not a search's own
+            calls.append(len(transforms))
+        return look(image, transforms, margin, pixels)
+
+    detector.detect_near = detect_near
+    tracker = SunglassesFilter(predictor=FaceInCrop(), smoothing=None, show_fps=False,
+                               anchor_every=1, detector=detector)
+    for frame in frames[:6]:
+        tracker.process(frame)
+    # frame 0 searches the whole frame; every later frame checks each face, in one call
+    assert len(tracker.tracker.tracks) == 3 and calls == [3] * 5
