@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from facial_keypoints import crops  # noqa: E402
 from facial_keypoints.data import load_dataset  # noqa: E402
-from facial_keypoints.detectors import YUNET_PATH  # noqa: E402
+from facial_keypoints.detectors import YuNetDetector  # noqa: E402
 from facial_keypoints.keypoints import as_points, to_pixels  # noqa: E402
 
 PAD = 48
@@ -34,19 +34,19 @@ def landmarks_in_crops(images):
     """YuNet's five landmarks and its box in each 96x96 crop: ``(N, 5, 2)`` crop pixels and
     ``(N, 3)`` box centre x, y and long side, NaN where no face was found."""
     size = 96 + 2 * PAD
-    detector = cv2.FaceDetectorYN.create(str(YUNET_PATH), "", (size, size), 0.5, 0.3, 50)
+    detector = YuNetDetector()
     found = np.full((len(images), 5, 2), np.nan)
     boxes = np.full((len(images), 3), np.nan)
     for i, image in enumerate(images):
         grey = np.round(image[..., 0] * 255).astype(np.uint8)
         padded = cv2.copyMakeBorder(grey, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
-        _, faces = detector.detect(cv2.cvtColor(padded, cv2.COLOR_GRAY2BGR))
-        if faces is None:
+        faces = detector.detect_upright(padded, None, min_score=0.5)
+        if not faces:
             continue
-        centres = faces[:, :2] + faces[:, 2:4] / 2
-        best = faces[np.argmin(np.abs(centres - size / 2).sum(1))]
-        found[i] = best[4:14].reshape(5, 2) - PAD
-        x, y, w, h = best[:4]
+        best = min(faces, key=lambda f: abs(f.box[0] + f.box[2] / 2 - size / 2)
+                   + abs(f.box[1] + f.box[3] / 2 - size / 2))
+        found[i] = best.landmarks - PAD
+        x, y, w, h = best.box
         boxes[i] = (x + w / 2 - 0.5 - PAD, y + h / 2 - 0.5 - PAD, max(w, h))
     return found, boxes
 

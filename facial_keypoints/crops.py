@@ -173,7 +173,7 @@ def face_box(transform):
 
 def warp(image, transform, size, blocks=False):
     """The ``size`` (w, h) picture that ``transform`` (photo -> picture pixels) cuts from
-    ``image``. Parts outside the photo repeat its edge pixels.
+    ``image``. Parts outside the photo repeat its edge pixels (of the shrunk copy, below).
 
     A picture much smaller than the region it covers is made from a copy of the part of that
     region inside the photo, first shrunk with ``INTER_AREA`` (averaging, as the training crops

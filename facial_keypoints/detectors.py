@@ -29,9 +29,10 @@ Two detectors share one small interface (:class:`FaceDetector`):
 3. **Candidates are checked.** Faces found in several copies are merged (the best score stays).
    A face that was not upright in its copy, or whose score is below ``sure_score`` (YuNet: 0.9)
    but above ``candidate_score``, is looked for once more in a small picture cut around it,
-   turned upright by its own angle and then by each of ``check_turns`` until a look scores
-   ``sure_score`` (:meth:`FaceDetector.detect_near`); the best-scoring look is kept if it scores
-   at least ``min_score``. The video tracker uses the same look to follow a face.
+   turned upright by its own angle and then by each of ``check_turns`` (all the looks of a
+   photo's candidates in one batch, :meth:`FaceDetector.detect_near`); the first look that
+   scores ``sure_score`` wins, else the best-scoring one, and it is kept if it scores at least
+   ``min_score``. The video tracker uses the same look to follow a face.
 """
 
 import os
@@ -49,6 +50,10 @@ from .paths import project_folder
 DETECTORS_DIR = project_folder("detector_architectures")
 YUNET_PATH = DETECTORS_DIR / "face_detection_yunet_2023mar_any_size.onnx"
 CASCADE_PATH = DETECTORS_DIR / "haarcascade_frontalface_default.xml"
+
+# YuNet searches pictures up to this long (pixels) in one copy; longer ones also in a copy a third
+# as long, for the faces too large for its anchors.
+_ONE_COPY_UP_TO = 360
 
 # OpenCV's cv2.rotate code for each copy's turn (counter-clockwise on screen).
 _ROTATIONS = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180,
@@ -184,8 +189,8 @@ class FaceDetector:
     # Side of the picture a video tracker checks a followed face in (pixels): the face is about
     # half of it, whatever its size in the frame.
     track_pixels = 128
-    # Turns (degrees) of the upright picture a candidate is checked in, in order until one scores
-    # ``sure_score``: the face found with the best score is kept.
+    # Turns (degrees) of the upright picture a candidate is checked in: the first look that
+    # scores ``sure_score`` wins, else the best-scoring one.
     check_turns = (0,)
 
     @property
@@ -269,17 +274,17 @@ class FaceDetector:
             return []
         centre = (crops.IMAGE_SIZE - 1) / 2
         turns = [cv2.getRotationMatrix2D((centre, centre), turn, 1.0) for turn in self.check_turns]
-        looks = iter(self.detect_near(image, [crops.compose(turn, face.transform())
-                                              for face in faces for turn in turns],
-                                      1.0, self.check_pixels))
+        looks = self.detect_near(image, [crops.compose(turn, face.transform())
+                                         for face in faces for turn in turns],
+                                 1.0, self.check_pixels)
         kept = []
-        for _ in faces:
+        for first in range(0, len(looks), len(turns)):  # each candidate's looks, in turn order
             best = None
-            for found in [next(looks) for _ in turns]:
-                if best is not None and best.score >= self.sure:
-                    break
+            for found in looks[first:first + len(turns)]:
                 if found is not None and (best is None or found.score > best.score):
                     best = found
+                if best is not None and best.score >= self.sure:
+                    break
             kept.append(best)
         return kept
 
@@ -461,7 +466,7 @@ class YuNetDetector(FaceDetector):
         found += self._run(small, scale)
         # Faces filling most of the picture are larger than YuNet's largest anchors at this size:
         # look again on a copy a third as large (a ninth of the time).
-        if max(small.shape[:2]) > 360:
+        if max(small.shape[:2]) > _ONE_COPY_UP_TO:
             tiny, tiny_scale = _shrunk(image, max(small.shape[:2]) // 3, self.shrink_with)
             large = 0.25 * max(small.shape[:2]) / scale  # photo pixels
             found += [f for f in self._run(tiny, tiny_scale) if f.box[2] > large]
@@ -470,15 +475,17 @@ class YuNetDetector(FaceDetector):
 
     def _detect_each(self, pictures):
         # Small pictures (the checks) need no second, smaller copy: one batch, one call.
-        if not pictures or max(pictures[0].shape[:2]) > 360:
+        if not pictures or max(pictures[0].shape[:2]) > _ONE_COPY_UP_TO:
             return super()._detect_each(pictures)
         return [merge_duplicates(faces) for faces in self._run(pictures, 1.0)]
 
     def _run(self, images, scale):
         """YuNet's faces in a picture (or in each of a list of same-sized pictures: one call)
         shrunk ``scale`` times from the photo, in photo pixels, down to ``candidate_score``."""
-        if not isinstance(images, list):
+        if isinstance(images, np.ndarray):
             return self._run([images], scale)[0]
+        if not len(images):
+            return []
         # Padded (black, right and bottom) to whole multiples of 32 pixels, as the network needs.
         height, width = images[0].shape[:2]
         blob = np.stack([cv2.copyMakeBorder(as_bgr(image), 0, -height % 32, 0, -width % 32,
@@ -510,7 +517,7 @@ def _yunet_faces(outputs, count, height, width, min_score, nms_threshold):
     probability (score: their geometric mean), the box centre and landmarks as offsets from the
     cell's corner in cells, and the box size as the log of cells. The outputs hold the pictures'
     cells one picture after another."""
-    rows, pictures = [], []
+    hits, picture_of = [], []  # rows found, and the picture each is in
     for stride in (8, 16, 32):
         cls = np.clip(outputs[f"cls_{stride}"].reshape(-1), 0, 1)
         obj = np.clip(outputs[f"obj_{stride}"].reshape(-1), 0, 1)
@@ -519,22 +526,22 @@ def _yunet_faces(outputs, count, height, width, min_score, nms_threshold):
         if not len(cells):
             continue
         picture, cell = np.divmod(cells, len(score) // count)
-        row, column = np.divmod(cell, width // stride)
-        corner = np.column_stack([column, row]).astype(np.float32)
+        grid_row, grid_column = np.divmod(cell, width // stride)
+        corner = np.column_stack([grid_column, grid_row]).astype(np.float32)
         box = outputs[f"bbox_{stride}"].reshape(-1, 4)[cells]
         centre = (corner + box[:, :2]) * stride
         size = np.exp(box[:, 2:]) * stride
         offsets = outputs[f"kps_{stride}"].reshape(-1, 5, 2)[cells]
         landmarks = (offsets + corner[:, None]) * stride
-        rows.append(np.column_stack([centre - size / 2, size, landmarks.reshape(-1, 10),
+        hits.append(np.column_stack([centre - size / 2, size, landmarks.reshape(-1, 10),
                                      score[cells]]))
-        pictures.append(picture)
+        picture_of.append(picture)
     found = [np.zeros((0, 15), np.float32) for _ in range(count)]
-    if not rows:
+    if not hits:
         return found
-    rows, pictures = np.concatenate(rows), np.concatenate(pictures)
-    for i in np.unique(pictures):
-        mine = rows[pictures == i]
+    hits, picture_of = np.concatenate(hits), np.concatenate(picture_of)
+    for i in np.unique(picture_of):
+        mine = hits[picture_of == i]
         # OpenCV suppresses on boxes cut to whole pixels; so do we, to find the same faces.
         keep = cv2.dnn.NMSBoxes(mine[:, :4].astype(np.int32).tolist(), mine[:, 14].tolist(),
                                 min_score, nms_threshold, top_k=5000)

@@ -109,13 +109,14 @@ def test_the_faces_due_a_check_are_looked_for_in_one_call():
     look = detector.detect_near
 
     def detect_near(image, transforms, margin=0.5, pixels=160):
-        if pixels == detector.track_pixels:  # the tracker's checks, not a search's own
+        if pixels == 80:  # the tracker's checks (check_pixels below), not a search's own
             calls.append(len(transforms))
         return look(image, transforms, margin, pixels)
 
     detector.detect_near = detect_near
     tracker = SunglassesFilter(predictor=FaceInCrop(), smoothing=None, show_fps=False,
                                anchor_every=1, detector=detector)
+    tracker.tracker.check_pixels = 80
     for frame in frames[:6]:
         tracker.process(frame)
     # frame 0 searches the whole frame; every later frame checks each face, in one call
