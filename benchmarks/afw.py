@@ -49,6 +49,7 @@ from facial_keypoints.detectors import HaarDetector, YuNetDetector  # noqa: E402
 from facial_keypoints.faces import find_keypoints, predict_keypoints, to_gray  # noqa: E402
 from facial_keypoints.keypoints import LEFT_EYE, RIGHT_EYE  # noqa: E402
 from facial_keypoints.predictor import load_predictor  # noqa: E402
+from facial_keypoints.timing import timed  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "afw-68-points"
 SETTINGS = ("haar", "yunet, box crops", "yunet")
@@ -165,9 +166,9 @@ def evaluate(photos, predictor, settings, angle=0, progress=True, yunet=None):
     from tqdm import tqdm
 
     detectors = {"haar": HaarDetector(), "yunet": YuNetDetector(**(yunet or {}))}
-    finding = [0.0]  # seconds spent in the detectors' own detect(), for the share it takes
+    finding = {}  # seconds spent in the detectors' own detect(), for the share it takes
     for detector in detectors.values():
-        detector.detect = timed(detector.detect, finding)
+        detector.detect = timed_calls(detector.detect, finding)
     n_faces = sum(len(f) for f in photos.values())
     errors = {name: np.full(n_faces, np.nan) for name in settings}
     seconds = {name: [] for name in settings}
@@ -177,11 +178,11 @@ def evaluate(photos, predictor, settings, angle=0, progress=True, yunet=None):
     for path, faces in tqdm(photos.items(), unit="photo", disable=not progress):
         image, faces = turn(cv2.imread(str(path)), faces, angle)
         for name in settings:
-            finding[0] = 0.0
+            finding.clear()
             start = time.perf_counter()
             found = run_setting(name, image, predictor, detectors)
             seconds[name].append(time.perf_counter() - start)
-            detecting[name] += finding[0]
+            detecting[name] += finding.get("detect", 0.0)
             returned[name].append(len(found))
             for i, j in match(faces, [box for box, _ in found]):
                 errors[name][first + i] = nme(found[j][1], faces[i]["points"])
@@ -189,14 +190,11 @@ def evaluate(photos, predictor, settings, angle=0, progress=True, yunet=None):
     return errors, seconds, returned, detecting
 
 
-def timed(detect, seconds):
-    """``detect``, adding the seconds each call takes to ``seconds[0]``."""
+def timed_calls(detect, timings):
+    """``detect``, adding the seconds each call takes to ``timings["detect"]``."""
     def timed_detect(image):
-        start = time.perf_counter()
-        try:
+        with timed(timings, "detect"):
             return detect(image)
-        finally:
-            seconds[0] += time.perf_counter() - start
     return timed_detect
 
 

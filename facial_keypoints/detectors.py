@@ -35,17 +35,16 @@ Two detectors share one small interface (:class:`FaceDetector`):
    ``min_score``. The video tracker uses the same look to follow a face.
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime
 
 from . import crops
-from .errors import InputError, reason
+from .errors import InputError
 from .paths import project_folder
+from .runtime import onnx_session
 
 DETECTORS_DIR = project_folder("detector_architectures")
 YUNET_PATH = DETECTORS_DIR / "face_detection_yunet_2023mar_any_size.onnx"
@@ -270,8 +269,6 @@ class FaceDetector:
         """For each candidate, the best-scoring face found near it in an upright picture of its
         own turned by each of :attr:`check_turns` (the first look that scores ``sure_score``
         wins), or None. All looks at all candidates go to the detector in one call."""
-        if not faces:
-            return []
         centre = (crops.IMAGE_SIZE - 1) / 2
         turns = [cv2.getRotationMatrix2D((centre, centre), turn, 1.0) for turn in self.check_turns]
         looks = self.detect_near(image, [crops.compose(turn, face.transform())
@@ -292,11 +289,10 @@ class FaceDetector:
         """Look for one face where each crop transform (:mod:`.crops`) of ``transforms`` says a
         face is: in a ``pixels``-square picture turned like that crop (so the face is upright in
         it), reaching ``margin`` face sizes beyond the crop on each side. Returns, per transform,
-        the :class:`Face` nearest the picture's centre, in photo pixels, or None. A single 2x3
-        transform gives a single answer. YuNet looks at all the pictures in one call: about 0.4
-        ms a picture of 128 pixels on 2 cores."""
-        if np.ndim(transforms) == 2:
-            return self.detect_near(image, [transforms], margin, pixels)[0]
+        the :class:`Face` nearest the picture's centre, in photo pixels, or None. YuNet looks at
+        all the pictures in one call: about 0.4 ms a picture of 128 pixels on 2 cores."""
+        if not len(transforms):
+            return []
         zoom = pixels / (crops.IMAGE_SIZE * (1.0 + 2.0 * margin))  # picture px per crop px
         shift = (pixels - 1) / 2 - zoom * (crops.IMAGE_SIZE - 1) / 2  # crop centre -> middle
         to_patches = [crops.compose(np.array([[zoom, 0, shift], [0, zoom, shift]]), transform)
@@ -387,8 +383,8 @@ class YuNetDetector(FaceDetector):
     (``detector_architectures/make_yunet_any_size.py``); its outputs are decoded exactly as
     OpenCV's ``cv2.FaceDetectorYN`` decodes them (:func:`_yunet_faces`), which finds the same
     faces, but ONNX Runtime runs the network about three times as fast (a 448-pixel square: 2.8
-    against 8.0 ms on 2 cores). ``threads``: ONNX Runtime's threads (default: the cores, at most
-    4).
+    against 8.0 ms on 2 cores). ``threads``: ONNX Runtime's threads
+    (:func:`~.runtime.onnx_session`).
 
     ``min_score`` 0.7: the faces kept. ``candidate_score`` 0.2: weaker hits that are checked in an
     upright picture of their own (``check_pixels`` square); faces turned by about 45 degrees score
@@ -437,17 +433,7 @@ class YuNetDetector(FaceDetector):
         self.sure_score, self.nms_threshold = sure_score, nms_threshold
         self.check_pixels = check_pixels
         self.check_turns = tuple(check_turns)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
-        # Idle threads sleep rather than spin: spinning threads slowed the keypoint model's next
-        # call (video, 3 faces: 5.9-9.3 against 5.1-5.5 ms a frame in benchmarks/pipeline.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self._session = onnxruntime.InferenceSession(str(self.path), options,
-                                                         providers=["CPUExecutionProvider"])
-        except Exception as error:  # ONNX Runtime's own types, one per failure
-            raise InputError(f"could not load a YuNet detector from {self.path}: "
-                             f"{reason(error).split(' : ')[-1]}") from None
+        self._session = onnx_session(self.path, threads)
         self._input = self._session.get_inputs()[0].name
         self._outputs = [output.name for output in self._session.get_outputs()]
         if not {f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps")

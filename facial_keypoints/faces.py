@@ -189,11 +189,9 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
     # A face the keypoints turn otherwise than the detector did is looked at again, upright as
     # the keypoints say; what that look finds replaces it and is predicted again, in one call.
     disagreeing = [i for i, (f, p) in enumerate(zip(faces, points)) if _disagrees(f, p)]
-    looks = {}
-    if disagreeing:
-        looks = dict(zip(disagreeing, detector.detect_near(
-            detector.prepare(image), [crops.from_keypoints(points[i]) for i in disagreeing],
-            0.5, 160)))
+    looks = dict(zip(disagreeing, detector.detect_near(
+        detector.prepare(image), [crops.from_keypoints(points[i]) for i in disagreeing],
+        0.5, 160)))
     seen = [i for i, face in looks.items() if face is not None]
     if seen:
         faces = [looks.get(i) or face for i, face in enumerate(faces)]

@@ -9,15 +9,14 @@ Two backends share one interface: :class:`KerasPredictor` runs a ``.keras`` file
 ONNX Runtime, which is several times faster per crop and never imports TensorFlow.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 
-from .errors import InputError, reason
+from .errors import InputError
 from .keypoints import IMAGE_SIZE, as_points
 from .paths import project_folder
+from .runtime import onnx_session
 
 MODELS_DIR = project_folder("models")
 DEFAULT_MODEL = MODELS_DIR / "keypoints.keras"
@@ -46,23 +45,13 @@ class KerasPredictor:
 class OnnxPredictor:
     """Runs an exported ``.onnx`` model with ONNX Runtime; same ``predict`` as KerasPredictor.
 
-    ``threads``: CPU threads for one call; by default the number of cores, at most 4 (one
-    96x96 crop gains nothing from more). Idle threads sleep rather than spin, leaving the cores
-    to face detection and video decoding between calls.
+    ``threads``: CPU threads for one call (:func:`~.runtime.onnx_session`; one 96x96 crop gains
+    nothing from more than 4).
     """
 
     def __init__(self, path, threads=None):
         self.path = Path(path)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = onnxruntime.InferenceSession(str(self.path), options,
-                                                        providers=["CPUExecutionProvider"])
-        except Exception as error:  # ONNX Runtime's own types, one per failure (protobuf, graph...)
-            raise InputError(f"{self.path}: not an ONNX model ONNX Runtime can run "
-                             f"({reason(error).split(' : ')[-1]})") from error
+        self.session = onnx_session(self.path, threads)
         self.input_name = self.session.get_inputs()[0].name
         _check_shapes(self.path, self.session.get_inputs()[0].shape,
                       self.session.get_outputs()[0].shape)

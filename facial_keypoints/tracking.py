@@ -195,7 +195,7 @@ class FaceTracker:
             if transform is None or track.misses or track.since_anchor >= self.anchor_every:
                 due.append(track)
         looks = self.detector.detect_near(frame, [t.transform for t in due],
-                                          pixels=self.check_pixels) if due else []
+                                          pixels=self.check_pixels)
         for track, face in zip(due, looks):
             if face is not None and face.score >= self.detector.min_score:
                 track.seen(face)
