@@ -4,9 +4,9 @@
 
 The published file (``opencv/opencv_zoo``, ``models/face_detection_yunet/``; sha256 8f2383e4...
 2552fa4) declares a fixed 1x3x640x640 input. OpenCV's ``cv2.FaceDetectorYN`` resizes the network
-itself, but ONNX Runtime, which runs it about three times faster on a CPU, takes the declared
-sizes literally. This script only renames those sizes: the input becomes batch x 3 x height x
-width and each output 1 x anchors x values, and the stored shapes of intermediate tensors (which
+itself, but ONNX Runtime, which runs it faster on a CPU, takes the declared sizes literally.
+This script only renames those sizes: the input becomes batch x 3 x height x width and each
+output 1 x anchors x values, and the stored shapes of intermediate tensors (which
 ONNX Runtime infers anyway) are dropped. Nodes and weights are untouched, so the network computes
 exactly what the published one does (``tests/test_detectors.py`` compares it with OpenCV's own
 detector). Needs the ``onnx`` package (``pip install ".[train]"``).

@@ -178,9 +178,9 @@ def warp(image, transform, size, blocks=False):
     A picture much smaller than the region it covers is made from a copy of the part of that
     region inside the photo, first shrunk with ``INTER_AREA`` (averaging, as the training crops
     were), so that no detail aliases; the warp's own bilinear interpolation then shrinks by
-    about 2/3. ``blocks``: average whole k x k blocks instead, five times faster (0.2 against
-    1.0 ms for 600 pixels), but a detail finer than a block may move by up to half a block:
-    good enough for a detector's look, not for keypoints."""
+    about 2/3. ``blocks``: average whole k x k blocks instead, faster (a 600-pixel region to 96
+    pixels: 0.2-0.3 against 0.7 ms, ``benchmarks/yunet_runtime.py``), but a detail finer than a
+    block may move by up to half a block: good enough for a detector's look, not for keypoints."""
     transform = np.asarray(transform, np.float64)
     scale = scale_of(transform)
     if scale < 0.5:

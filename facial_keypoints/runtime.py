@@ -14,8 +14,9 @@ def onnx_session(path, threads=None):
 
     ``threads``: CPU threads for one call; by default the number of cores, at most 4. Idle
     threads sleep rather than spin, leaving the cores to the other model, video decoding and
-    drawing between calls (spinning YuNet threads slowed the keypoint model's next call: video
-    with three faces, 5.9-9.3 against 5.1-5.5 ms a frame in ``benchmarks/pipeline.py``). Raises
+    drawing between calls (spinning YuNet threads slowed the keypoint model's next call: with
+    three faces, its stage took 5.9 and 9.3 ms a frame against 5.5 and 5.1 in two runs each of
+    ``benchmarks/pipeline.py`` with spinning allowed and not). Raises
     InputError naming the file when ONNX Runtime cannot run it.
     """
     options = onnxruntime.SessionOptions()
