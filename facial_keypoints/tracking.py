@@ -6,7 +6,7 @@ that moves, nears or turns (at any angle) is followed with no face detection at 
 detector only checks in now and then:
 
 * every ``anchor_every`` frames each face is looked for in a small picture cut upright around it
-  (:meth:`~.detectors.FaceDetector.detect_near`, under 1 ms with YuNet). A face that is no
+  (:meth:`~.detectors.FaceDetector.detect_near`, one small picture a face). A face that is no
   longer there is missed and, after ``max_misses`` misses in a row, dropped. Where the detector's
   crop and the keypoints' crop disagree (their boxes overlap by less than
   :data:`REANCHOR_OVERLAP`), the detector's takes over: this keeps the crops from drifting, while
