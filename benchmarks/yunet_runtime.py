@@ -24,18 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from facial_keypoints import crops  # noqa: E402
 from facial_keypoints.detectors import YUNET_PATH, YuNetDetector  # noqa: E402
+from inference import time_calls  # noqa: E402  (benchmarks/inference.py, beside this file)
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "afw-68-points" / "images"
-
-
-def median_ms(call, repeat=50):
-    call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
 
 
 def main(argv=None):
@@ -80,7 +71,7 @@ def main(argv=None):
     region = cv2.cvtColor(cv2.imread(str(paths[0])), cv2.COLOR_BGR2GRAY)
     transform = np.array([[96 / 600, 0, 0], [0, 96 / 600, 0]])
     for blocks in (False, True):
-        ms = median_ms(lambda: crops.warp(region, transform, (96, 96), blocks=blocks))
+        ms, _ = time_calls(lambda: crops.warp(region, transform, (96, 96), blocks=blocks), 50)
         print(f"warp of a 600-pixel region to 96, blocks={blocks}: {ms:.2f} ms")
 
 
