@@ -1,13 +1,15 @@
-"""How long one 96x96 face crop takes through the keypoint model, five ways.
+"""How long one 96x96 face crop takes through the keypoint model, seven ways.
 
     python benchmarks/inference.py                    # models/keypoints.keras, else 'original'
     python benchmarks/inference.py --model resnet     # an architecture name, with random weights
     python benchmarks/inference.py --json             # one JSON line instead of the table
 
 Rows: Keras ``model.predict``, a plain ``model(x)`` call, a ``tf.function``-compiled call, and the
-exported ONNX model in ONNX Runtime with 1 and 2 threads. Times are per call, in milliseconds
-(median and 90th percentile over ``--calls`` calls after a warm-up). Weights do not change the
-time, so an untrained model measures just as well as a trained one.
+exported ONNX model in ONNX Runtime with 1 and 2 threads, float and 8-bit
+(:func:`facial_keypoints.export.quantize_int8`). Times are per call, in milliseconds (median and
+90th percentile over ``--calls`` calls after a warm-up). Weights do not change the time, so an
+untrained model measures just as well as a trained one, and the 8-bit twin is calibrated on
+random crops here: its ranges do not change the time either.
 """
 
 import argparse
@@ -49,19 +51,24 @@ def benchmark(model_name, calls):
     """``{way: {"median_ms": ..., "p90_ms": ...}}`` for one crop per call."""
     import tensorflow as tf
 
-    from facial_keypoints.export import export_onnx
+    from facial_keypoints.export import export_onnx, quantize_int8
 
     model = load_keras(model_name)
     crop = np.random.default_rng(0).random((1, 96, 96, 1), dtype=np.float32)
     compiled = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     with tempfile.TemporaryDirectory() as folder:
         onnx_path = export_onnx(model, Path(folder) / "model.onnx")
+        random_crops = np.random.default_rng(1).random((64, 96, 96, 1), dtype=np.float32)
+        int8_path, _ = quantize_int8(onnx_path, Path(folder) / "model.int8.onnx", random_crops,
+                                     check=False)
         ways = {
             "keras model.predict": lambda: model.predict(crop, verbose=0),
             "keras model(x)": lambda: model(crop, training=False),
             "keras tf.function": lambda: compiled(crop),
             "onnxruntime 1 thread": OnnxPredictor(onnx_path, threads=1).predict,
             "onnxruntime 2 threads": OnnxPredictor(onnx_path, threads=2).predict,
+            "onnxruntime 8-bit 1 thread": OnnxPredictor(int8_path, threads=1).predict,
+            "onnxruntime 8-bit 2 threads": OnnxPredictor(int8_path, threads=2).predict,
         }
         results = {}
         for way, call in ways.items():
@@ -86,9 +93,9 @@ def main(argv=None):
         return
     fastest = min(r["median_ms"] for r in results.values())
     print(f"one 96x96 crop per call, model {args.model}\n")
-    print(f"{'way':<24}{'median ms':>11}{'p90 ms':>9}{'calls/s':>9}{'x slower':>10}")
+    print(f"{'way':<28}{'median ms':>11}{'p90 ms':>9}{'calls/s':>9}{'x slower':>10}")
     for way, r in results.items():
-        print(f"{way:<24}{r['median_ms']:>11.2f}{r['p90_ms']:>9.2f}"
+        print(f"{way:<28}{r['median_ms']:>11.2f}{r['p90_ms']:>9.2f}"
               f"{1e3 / r['median_ms']:>9.0f}{r['median_ms'] / fastest:>10.1f}")
 
 

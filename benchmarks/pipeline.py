@@ -11,10 +11,14 @@ Configurations (the same keypoint network in all three):
   and its paste: glasses resized (no rotation) and copied where alpha > 0 (a hard mask; clipped at
   the border here, where the original crashed).
 * ``compiled``: the same, but the model runs as one ``tf.function``-compiled call per frame.
-* ``fast``: the package's own video path, exactly as ``python -m facial_keypoints sunglasses
+* ``fast``: the package's own video path, as ``python -m facial_keypoints sunglasses
   video.mp4`` runs it: :class:`facial_keypoints.video.SunglassesFilter` (faces followed between
-  full-frame searches, One-Euro smoothing, alpha-blended rotated glasses) with the model in ONNX
-  Runtime.
+  full-frame searches, One-Euro smoothing, alpha-blended rotated glasses) with the model's float
+  ONNX twin in ONNX Runtime.
+* ``fast-int8``: the same with the model's 8-bit twin (``keypoints.int8.onnx``), which the
+  command line uses by default when it is there. A ``.keras`` model with such a twin beside it
+  is measured with that file; otherwise (a stand-in, a new model) one is made on the spot,
+  calibrated on random crops: its keypoints are then meaningless, its time is not.
 
 Videos: made on the spot by ``moving_faces.py`` from the photo bundled with matplotlib: one face,
 and three faces of different sizes, all moving, turning and tilting.
@@ -55,7 +59,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import moving_faces  # noqa: E402
 from facial_keypoints.video import VideoSource  # noqa: E402
 
-CONFIGS = ("original", "compiled", "fast")
+CONFIGS = ("original", "compiled", "fast", "fast-int8")
 STAGES = ("decode", "detect", "crop", "keypoints", "overlay", "other")
 VIDEOS = {"one_face": moving_faces.ONE_FACE, "several_faces": moving_faces.SEVERAL_FACES}
 GLASSES = ROOT / "images" / "sunglasses.png"
@@ -157,8 +161,8 @@ def fast_pipeline(onnx_path, smoothing=(1.0, 0.01)):
 def make_pipeline(config, models, stopwatch=None):
     """An object with ``process(frame, t)`` for a configuration; the original's stages are timed
     into ``stopwatch``, the fast one's are read from its ``timings`` after each frame."""
-    if config == "fast":
-        return fast_pipeline(models["onnx"])
+    if config.startswith("fast"):
+        return fast_pipeline(models["int8" if config == "fast-int8" else "onnx"])
     return OriginalPipeline(models["keras"], config == "compiled", stopwatch)
 
 
@@ -211,7 +215,8 @@ def startup_seconds(config, video, models):
     loading, first frame)."""
     start = time.time()
     command = [sys.executable, __file__, "--first-frame", config, "--video", str(video),
-               "--keras", str(models["keras"]), "--onnx", str(models["onnx"])]
+               "--keras", str(models["keras"]), "--onnx", str(models["onnx"]),
+               "--int8", str(models["int8"])]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise RuntimeError(f"start-up run of {config} failed:\n{result.stderr[-2000:]}")
@@ -259,9 +264,10 @@ def tracking_check(frames, tracker, fps=moving_faces.FPS, reference=None):
 
 
 def prepare_models(model, folder):
-    """``{"keras": path, "onnx": path}`` of the network to benchmark, written into ``folder``."""
+    """``{"keras": path, "onnx": path, "int8": path}`` of the network to benchmark, written into
+    ``folder`` (the 8-bit twin: the one beside the ``.keras`` file when there is one)."""
     from facial_keypoints.architectures import load_model
-    from facial_keypoints.export import export_onnx
+    from facial_keypoints.export import export_onnx, int8_path, quantize_int8
 
     if model and Path(model).suffix == ".keras":
         network = load_model(model)
@@ -270,6 +276,13 @@ def prepare_models(model, folder):
     paths = {"keras": Path(folder) / "model.keras", "onnx": Path(folder) / "model.onnx"}
     network.save(paths["keras"])
     export_onnx(network, paths["onnx"])
+    beside = int8_path(Path(model).with_suffix(".onnx")) if model else None
+    if beside and beside.exists():
+        paths["int8"] = beside
+    else:
+        random_crops = np.random.default_rng(0).random((64, 96, 96, 1), dtype=np.float32)
+        paths["int8"], _ = quantize_int8(paths["onnx"], Path(folder) / "model.int8.onnx",
+                                         random_crops, check=False)
     return paths
 
 
@@ -301,9 +314,11 @@ def main(argv=None):
     parser.add_argument("--video", help=argparse.SUPPRESS)
     parser.add_argument("--keras", help=argparse.SUPPRESS)
     parser.add_argument("--onnx", help=argparse.SUPPRESS)
+    parser.add_argument("--int8", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.first_frame:
-        return first_frame(args.first_frame, args.video, {"keras": args.keras, "onnx": args.onnx})
+        return first_frame(args.first_frame, args.video,
+                           {"keras": args.keras, "onnx": args.onnx, "int8": args.int8})
 
     results = {"model": args.model or "untrained 'original' stand-in (average face)",
                "tracking": {}}
@@ -317,7 +332,7 @@ def main(argv=None):
                 row = measure(config, video, models)
                 row["startup_s"] = startup_seconds(config, video, models)
                 results[video_name][config] = row
-            tracker = fast_pipeline(models["onnx"], smoothing=None)
+            tracker = fast_pipeline(models["int8"], smoothing=None)
             results["tracking"][video_name] = tracking_check(frames, tracker)
     results["fast_vs_original"] = round(results["one_face"]["fast"]["fps"]
                                         / results["one_face"]["original"]["fps"], 1)

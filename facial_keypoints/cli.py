@@ -187,10 +187,11 @@ def cmd_train(args):
         extra_ignore=tuple(args.extra_ignore) if args.extra_ignore else None)
     out = Path(args.out) if args.out else fresh_path(
         Path("runs") / f"keypoints-{time.strftime('%Y%m%d-%H%M%S')}.keras")
-    twin = out.with_suffix(".onnx")
-    if args.onnx and twin.exists() and not (args.resume or args.overwrite):
-        raise FileExistsError(f"{twin} exists: resume training its model (--resume), replace "
-                              "both (--overwrite), or choose another --out")
+    twins = [out.with_suffix(".onnx"), export.int8_path(out.with_suffix(".onnx"))]
+    for twin in twins if args.onnx and not (args.resume or args.overwrite) else []:
+        if twin.exists():
+            raise FileExistsError(f"{twin} exists: resume training its model (--resume), "
+                                  "replace them all (--overwrite), or choose another --out")
     start = time.time()
     data = args.data if args.data and len(args.data) > 1 else (args.data or [None])[0]
     _, history = training.train(data, out, config, resume=args.resume, overwrite=args.overwrite)
@@ -199,9 +200,29 @@ def cmd_train(args):
           f"(val_loss {best['val_loss']:.3g}); model: {out}, "
           f"history: {training.history_path_for(out)}")
     if args.onnx:
-        export.export_onnx(out, twin)
-        print(f"ONNX twin: {twin}")
+        export.export_onnx(out, twins[0])
+        print(f"ONNX twin: {twins[0]}")
+        try:
+            write_int8_twin(twins[0], (args.data or [None])[0])
+        except InputError as error:  # the model is kept; the predictor uses the float twin
+            twins[1].unlink(missing_ok=True)  # an older model's, which --overwrite gave up
+            print(f"warning: no 8-bit twin: {error}", file=sys.stderr)
     return 0
+
+
+def write_int8_twin(onnx_path, data_path):
+    """The 8-bit twin of ``onnx_path`` (:func:`~.export.quantize_int8`), calibrated on the
+    training side of the data file's usual split (the validation faces stay unseen). InputError
+    when the twin would move the keypoints too far."""
+    from .data import load_dataset, load_groups, split
+    from .export import calibration_crops, int8_path, quantize_int8
+
+    data = load_dataset(data_path)
+    train, _ = split(data, groups=load_groups(data))
+    crops = calibration_crops(onnx_path, train.images)
+    path, moved = quantize_int8(onnx_path, int8_path(onnx_path), crops)
+    print(f"8-bit twin: {path}; on {len(crops)} calibration faces its keypoints lie {moved:.2f} "
+          "px (of the 96x96 crop) from the float model's on average")
 
 
 def cmd_evaluate(args):
@@ -251,17 +272,24 @@ def cmd_submission(args):
 
 
 def cmd_export(args):
-    """A ``.keras`` model to ONNX, checked against Keras. Without ``--out``, beside the model with
-    ``.onnx``; an ONNX file already there is replaced only with ``--overwrite``."""
-    from .export import TOLERANCE, export_onnx
+    """A ``.keras`` model to ONNX, checked against Keras; with ``--int8`` its 8-bit twin too,
+    calibrated on the faces of ``--data``. Without ``--out``, beside the model with ``.onnx``
+    (and ``.int8.onnx``); a file already there that was not named is replaced only with
+    ``--overwrite``."""
+    from .export import TOLERANCE, export_onnx, int8_path
 
     out = check_output(args.out, {".onnx"}, "ONNX") if args.out else \
         Path(args.model).with_suffix(".onnx")
-    if not args.out and out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists: replace it (--overwrite) or name another --out")
+    unnamed = ([] if args.out else [out]) + ([int8_path(out)] if args.int8 else [])
+    for path in [] if args.overwrite else unnamed:
+        if path.exists():
+            raise FileExistsError(f"{path} exists: replace it (--overwrite) or name another "
+                                  "--out")
     out = export_onnx(args.model, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); it matches {args.model} within "
           f"{TOLERANCE:g} normalised units")
+    if args.int8:
+        write_int8_twin(out, args.data)
     return 0
 
 
@@ -370,7 +398,7 @@ def build_parser():
     p.add_argument("--out", help="where to save (.keras; default: a new file under runs/)")
     p.add_argument("--resume", action="store_true", help="continue from the model at --out")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace the model at --out (and its history and ONNX twin)")
+                   help="replace the model at --out (and its history and ONNX twins)")
     p.add_argument("--epochs", type=at_least(1))
     p.add_argument("--batch-size", type=at_least(1), help="per device under a distribution "
                                                           "strategy")
@@ -402,7 +430,8 @@ def build_parser():
     p.add_argument("--seed", type=int)
     p.add_argument("--strategy", choices=["default", "mirrored", "multi-worker"])
     p.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
-                   help="also export an ONNX twin beside the model (default: on)")
+                   help="also export ONNX twins beside the model, float and 8-bit "
+                        "(default: on)")
 
     p = command("evaluate", cmd_evaluate, "RMSE in pixels and more on a data set")
     p.add_argument("--model", help="a .keras or .onnx model (default: models/keypoints.*)")
@@ -428,8 +457,12 @@ def build_parser():
     p = command("export", cmd_export, "export a .keras model to ONNX")
     p.add_argument("--model", default="models/keypoints.keras")
     p.add_argument("--out", help="default: the model's path with .onnx")
+    p.add_argument("--int8", action="store_true",
+                   help="also write the 8-bit twin (.int8.onnx), about twice as fast a crop")
+    p.add_argument("--data", help="training.csv or .zip whose faces calibrate the 8-bit twin "
+                                  "(default: data/)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace the ONNX file beside the model when there is one")
+                   help="replace the ONNX files beside the model when they are there")
     return parser
 
 

@@ -37,13 +37,21 @@ def predict_refined(predict, images, batch_size=256):
     on the crop as it is, then a second on the crop turned upright and framed from the first
     keypoints (:func:`~.crops.from_keypoints`), mapped back to the crop's own pixels. The way to
     measure a model trained on aligned crops (``TrainConfig.align``)."""
+    aligned, transforms = aligned_crops(predict, images, batch_size)
+    second = as_points(to_pixels(predict_crops(predict, aligned, batch_size=batch_size)))
+    back = np.stack([crops.to_photo(p, t) for p, t in zip(second, transforms)])
+    return as_flat(to_normalised(back))
+
+
+def aligned_crops(predict, images, batch_size=256):
+    """The crops ``images`` cut again, upright and framed from ``predict``'s keypoints in them
+    (:func:`~.crops.from_keypoints`), as the photo path's second pass sees faces: float32
+    ``(N, 96, 96, 1)``, and the transforms from each crop's pixels to its new crop's pixels."""
     first = as_points(to_pixels(predict_crops(predict, images, batch_size=batch_size)))
     transforms = [crops.from_keypoints(p) for p in first]
     aligned = np.stack([crops.warp(image[..., 0], t, (96, 96)) for image, t in
                         zip(images, transforms)])[..., None].astype(np.float32)
-    second = as_points(to_pixels(predict_crops(predict, aligned, batch_size=batch_size)))
-    back = np.stack([crops.to_photo(p, t) for p, t in zip(second, transforms)])
-    return as_flat(to_normalised(back))
+    return aligned, transforms
 
 
 def mean_shape(data):

@@ -166,7 +166,7 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
 
     :param image: BGR, BGRA or grey array of any size (as ``cv2.imread`` returns it).
     :param predictor: from :func:`~.predictor.load_predictor`; default the shipped
-        ``models/keypoints.onnx``, loaded once.
+        model (its 8-bit twin ``models/keypoints.int8.onnx``), loaded once.
     :param detector: a :class:`~.detectors.FaceDetector`; default YuNet, searching the photo
         upright and turned by 90, 180 and 270 degrees.
     :param refine: (default on) cut each face a second time, upright and framed from its first

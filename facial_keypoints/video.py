@@ -35,7 +35,7 @@ STAGES = ("detect", "crop", "keypoints", "overlay")  # the keys of SunglassesFil
 class SunglassesFilter:
     """Puts sunglasses on every face of consecutive video frames, steadily.
 
-    ``predictor``: keypoint model (default ``models/keypoints.onnx`` or ``.keras``, loaded once).
+    ``predictor``: keypoint model (default: the shipped one, :func:`~.predictor.load_predictor`).
     ``detector``: a :class:`~.detectors.FaceDetector` (default YuNet; full-frame searches run on a
     copy at most ``detect_side`` pixels long). ``glasses``: picture, see
     :func:`~.sunglasses.as_glasses`. ``redetect_every``: frames between full-frame searches for new

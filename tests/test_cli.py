@@ -18,6 +18,7 @@ def test_train_evaluate_and_submission(tmp_path, capsys):
     assert main(["train", "--quick", "--arch", "original-5", "--epochs", "1", "--data",
                  str(train_csv), "--out", str(model)]) == 0
     assert model.exists() and model.with_suffix(".onnx").exists()
+    assert model.with_suffix(".int8.onnx").exists()  # the 8-bit twin, calibrated on the data
 
     capsys.readouterr()
     assert main(["evaluate", "--model", str(model.with_suffix(".onnx")), "--data", str(train_csv),

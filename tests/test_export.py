@@ -132,9 +132,13 @@ def test_load_predictor_picks_the_backend(tmp_path, monkeypatch):
     assert isinstance(load_predictor(tmp_path / "keypoints.onnx"), OnnxPredictor)
     assert isinstance(load_predictor(tmp_path / "keypoints.keras"), KerasPredictor)
 
+    monkeypatch.setattr(predictor, "DEFAULT_INT8", tmp_path / "keypoints.int8.onnx")
     monkeypatch.setattr(predictor, "DEFAULT_ONNX", tmp_path / "keypoints.onnx")
     monkeypatch.setattr(predictor, "DEFAULT_MODEL", tmp_path / "keypoints.keras")
-    assert isinstance(load_predictor(), OnnxPredictor)
+    assert load_predictor().path == tmp_path / "keypoints.onnx"
+    (tmp_path / "keypoints.int8.onnx").write_bytes((tmp_path / "keypoints.onnx").read_bytes())
+    assert load_predictor().path == tmp_path / "keypoints.int8.onnx"  # the 8-bit twin first
+    (tmp_path / "keypoints.int8.onnx").unlink()
     monkeypatch.setattr(predictor, "DEFAULT_ONNX", tmp_path / "missing.onnx")
     assert isinstance(load_predictor(), KerasPredictor)
     with pytest.raises(FileNotFoundError, match="missing.onnx"):
@@ -152,3 +156,101 @@ def test_onnx_path_does_not_import_tensorflow(exported):
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+# ----------------------------------------------------------------------------- the 8-bit twin
+
+SHIPPED_ONNX = ROOT / "models" / "keypoints.onnx"
+
+
+@pytest.fixture(scope="module")
+def real_faces():
+    """Crops of real faces from the substitute training file: ``(train images, val images, val
+    keypoints in crop pixels (N, 15, 2))``, split as training splits them."""
+    from conftest import SUBSTITUTE_ZIP
+    from facial_keypoints import data as datasets
+    from facial_keypoints.keypoints import as_points, to_pixels
+
+    if not SUBSTITUTE_ZIP.exists():
+        pytest.skip(f"substitute Kaggle data not found at {SUBSTITUTE_ZIP}")
+    data = datasets.load_dataset(SUBSTITUTE_ZIP, cache=False)
+    train, val = datasets.split(data, groups=datasets.load_groups(data))
+    return train.images[:300], val.images[:200], as_points(to_pixels(val.keypoints[:200]))
+
+
+def refined_points(path, images):
+    """Keypoints, crop pixels ``(N, 15, 2)``, as the photo path finds them (two passes)."""
+    from facial_keypoints.evaluation import predict_refined
+    from facial_keypoints.keypoints import as_points, to_pixels
+
+    return as_points(to_pixels(predict_refined(OnnxPredictor(path).predict, images)))
+
+
+def test_the_shipped_8bit_twin_is_the_shipped_models(real_faces):
+    """Not a stale twin of an older model: on 200 validation faces its keypoints lie within the
+    tolerance of the float model's, and its error is within 0.02 px of the float model's."""
+    from facial_keypoints.export import INT8_TOLERANCE_PX, int8_path
+
+    _, images, truth = real_faces
+    float_points = refined_points(SHIPPED_ONNX, images)
+    int8_points = refined_points(int8_path(SHIPPED_ONNX), images)
+    assert np.linalg.norm(int8_points - float_points, axis=-1).mean() < INT8_TOLERANCE_PX
+
+    def rmse(points):
+        return np.sqrt(np.mean((points - truth) ** 2))
+
+    assert rmse(float_points) < 2.0  # a trained model: the average face is at 4.3 px
+    assert abs(rmse(int8_points) - rmse(float_points)) < 0.02
+
+
+def test_quantize_int8_computes_in_8_bits_and_keeps_the_keypoints(real_faces, tmp_path):
+    import onnx
+
+    from facial_keypoints.export import (INT8_TOLERANCE_PX, calibration_crops,
+                                         mean_distance_px, quantize_int8)
+
+    train_images, val_images, _ = real_faces
+    calibration = calibration_crops(SHIPPED_ONNX, train_images, count=100)
+    assert calibration.shape == (100, 96, 96, 1) and calibration.dtype == np.float32
+    path, moved = quantize_int8(SHIPPED_ONNX, tmp_path / "k.int8.onnx", calibration)
+    assert 0 < moved < INT8_TOLERANCE_PX
+    # Faces it was not calibrated on move as little.
+    assert mean_distance_px(SHIPPED_ONNX, path, val_images) < INT8_TOLERANCE_PX
+    graph = onnx.load(path).graph
+    ops = {node.op_type for node in graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(int8_weights) >= 7  # every convolution's weights: 7 3x3 ones and the 1x1 head
+    assert path.stat().st_size < SHIPPED_ONNX.stat().st_size / 2
+
+
+def test_a_twin_that_moves_the_keypoints_too_far_is_not_written(real_faces, tmp_path,
+                                                               monkeypatch):
+    from facial_keypoints import export
+    from facial_keypoints.errors import InputError
+
+    monkeypatch.setattr(export, "mean_distance_px", lambda *paths_and_crops: 3.0)
+    with pytest.raises(InputError, match=r"keypoints\.onnx: its 8-bit twin would move"):
+        export.quantize_int8(SHIPPED_ONNX, tmp_path / "k.int8.onnx", real_faces[0][:32])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_int8_from_the_command_line_writes_both_twins_and_replaces_neither(
+        real_faces, tmp_path, capsys):
+    from conftest import write_kaggle_csv
+    from facial_keypoints.cli import main
+
+    images = np.round(real_faces[0][:60, ..., 0] * 255).astype(np.uint8)
+    data = write_kaggle_csv(tmp_path / "training.csv", images, np.full((60, 30), 40.0))
+    model = tmp_path / "keypoints.keras"
+    model.write_bytes((ROOT / "models" / "keypoints.keras").read_bytes())
+    assert main(["export", "--model", str(model), "--int8", "--data", str(data)]) == 0
+    assert "8-bit twin" in capsys.readouterr().out
+    twin = tmp_path / "keypoints.int8.onnx"
+    assert isinstance(load_predictor(twin), OnnxPredictor)
+
+    before = twin.read_bytes()
+    (tmp_path / "keypoints.onnx").unlink()  # only the 8-bit twin is in the way now
+    assert main(["export", "--model", str(model), "--int8", "--data", str(data)]) == 2
+    assert "keypoints.int8.onnx exists" in capsys.readouterr().err
+    assert twin.read_bytes() == before and not (tmp_path / "keypoints.onnx").exists()
