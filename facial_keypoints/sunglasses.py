@@ -9,9 +9,11 @@ The glasses picture (any PNG with an alpha channel; by default ``images/sunglass
 * alpha-blended (soft edges) into the frame.
 
 Only the frame's pixels under the glasses are read and written: the picture is warped with
-``cv2.warpAffine`` straight into the small region it covers, so one face costs a few hundred
-microseconds. Glasses that reach past the frame's border are clipped; faces partly or wholly outside
-the frame, tiny or huge, are fine.
+``cv2.warpAffine`` straight into the small region it covers. 8-bit images (photos, video frames)
+are blended in 8-bit arithmetic by OpenCV, within 2 levels of the float blend of other images and
+six times faster (0.21 against 1.25 ms for glasses 200 pixels wide, whose float blend in NumPy took
+most of a video frame's drawing). Glasses that reach past the frame's border are clipped; faces
+partly or wholly outside the frame, tiny or huge, are fine.
 
 All positions are photo pixels, x then y, pixel centres at integers.
 """
@@ -36,7 +38,7 @@ class Glasses:
 
     ``bgra``: uint8 ``(h, w, 4)`` array, straight (not premultiplied) alpha. Keeps a pyramid of
     premultiplied float32 copies, each half the size of the one before, so that small faces get
-    smooth glasses too.
+    smooth glasses too, and the same pyramid in uint8 for 8-bit images.
     """
 
     def __init__(self, bgra):
@@ -53,6 +55,7 @@ class Glasses:
             picture = cv2.resize(picture, ((w + 1) // 2, (h + 1) // 2),
                                  interpolation=cv2.INTER_AREA)
             self.levels.append(picture)
+        self.levels_uint8 = [np.round(level * 255).astype(np.uint8) for level in self.levels]
 
     @property
     def size(self):
@@ -60,12 +63,14 @@ class Glasses:
         h, w = self.levels[0].shape[:2]
         return w, h
 
-    def level_for(self, width):
-        """The smallest pyramid level at least ``width`` pixels wide (or the largest one)."""
-        for level in reversed(self.levels):
+    def level_for(self, width, uint8=False):
+        """The smallest pyramid level at least ``width`` pixels wide (or the largest one); in
+        uint8 (0-255) with ``uint8``, else float32 (0-1)."""
+        levels = self.levels_uint8 if uint8 else self.levels
+        for level in reversed(levels):
             if level.shape[1] >= width:
                 return level
-        return self.levels[0]
+        return levels[0]
 
 
 def load_glasses(path=None):
@@ -151,7 +156,8 @@ def draw_glasses(image, centre_x, centre_y, angle, width, glasses):
     """
     if not (np.isfinite([centre_x, centre_y, angle, width]).all() and width >= 0.1):
         return image
-    picture = glasses.level_for(width)
+    eight_bit = image.dtype == np.uint8
+    picture = glasses.level_for(width, uint8=eight_bit)
     h, w = picture.shape[:2]
     scale = width / w
     cos, sin = scale * np.cos(np.radians(angle)), scale * np.sin(np.radians(angle))
@@ -172,8 +178,23 @@ def draw_glasses(image, centre_x, centre_y, angle, width, glasses):
     matrix[:, 2] -= (x0, y0)
     warped = cv2.warpAffine(picture, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    _blend(image[y0:y1, x0:x1], warped)
+    (_blend_uint8 if eight_bit else _blend)(image[y0:y1, x0:x1], warped)
     return image
+
+
+def _blend_uint8(region, warped):
+    """:func:`_blend` for a uint8 ``region`` and ``warped`` glasses (premultiplied, 0-255), in
+    8-bit arithmetic: region x (255 - alpha) / 255 + colour, rounded and saturated. Where alpha
+    is 0 the region keeps its values exactly."""
+    channels = 1 if region.ndim == 2 else region.shape[2]
+    keep = cv2.bitwise_not(warped[..., 3])  # 255 - alpha
+    if channels == 1:
+        colour = cv2.cvtColor(np.ascontiguousarray(warped[..., :3]), cv2.COLOR_BGR2GRAY)
+    else:  # BGR, or BGRA whose alpha becomes alpha + under x (255 - alpha) / 255: "over"
+        colour = np.ascontiguousarray(warped[..., :channels])
+    under = cv2.multiply(region.reshape(region.shape[:2] + (channels,)),
+                         cv2.merge([keep] * channels), scale=1 / 255)
+    region[...] = cv2.add(under, colour).reshape(region.shape)
 
 
 def _blend(region, warped):

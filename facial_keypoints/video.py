@@ -52,7 +52,7 @@ class SunglassesFilter:
     """
 
     def __init__(self, predictor=None, detector=None, glasses=None, redetect_every=30,
-                 anchor_every=2, max_misses=3, smoothing=(1.0, 0.01), refine=False,
+                 anchor_every=4, max_misses=3, smoothing=(1.0, 0.01), refine=False,
                  show_fps=True, detect_side=320):
         self.predictor = predictor or default_predictor()
         self.tracker = FaceTracker(detector, redetect_every, anchor_every, max_misses, detect_side)

@@ -74,8 +74,9 @@ def test_boxes_from_keypoints_follow_the_faces(faces, anchor_every):
                          ids=["one_face", "several_faces"])
 def test_followed_faces_match_full_detection(faces):
     frames, _ = moving_faces.make_frames(faces, seconds=1.5)
+    # A blind predictor: its boxes move only when a check re-anchors them, every 2nd frame here.
     tracker = SunglassesFilter(predictor=AverageFace(), smoothing=None, show_fps=False,
-                               detector=HaarDetector(max_side=320))
+                               anchor_every=2, detector=HaarDetector(max_side=320))
     check = tracking_check(frames, tracker, reference=HaarDetector(max_side=None))
     assert check["followed_share"] >= 0.95
     assert check["mean_iou"] >= 0.8
@@ -121,3 +122,22 @@ def test_the_faces_due_a_check_are_looked_for_in_one_call():
         tracker.process(frame)
     # frame 0 searches the whole frame; every later frame checks each face, in one call
     assert len(tracker.tracker.tracks) == 3 and calls == [3] * 5
+
+
+def test_a_face_that_leaves_takes_its_glasses_within_a_few_frames():
+    """The keypoints alone would follow a face that is gone for ever (this predictor never loses
+    it): the detector's checks must drop it, within ``anchor_every + max_misses`` frames of its
+    leaving, whatever the frame it leaves on, and no glasses are drawn after that."""
+    frames, _ = moving_faces.make_frames(moving_faces.SEVERAL_FACES, seconds=0.6)
+    empty = moving_faces.backdrop()
+    tracker = SunglassesFilter(predictor=AverageFace(), smoothing=None, show_fps=False)
+    limit = tracker.tracker.anchor_every + tracker.tracker.max_misses
+    for leaves_after in range(8, 8 + tracker.tracker.anchor_every):
+        tracker.reset()
+        for frame in frames[:leaves_after]:
+            tracker.process(frame)
+        assert len(tracker.tracker.tracks) == 3
+        for _ in range(limit):
+            tracker.process(empty.copy())
+        assert tracker.tracker.tracks == []
+        assert np.array_equal(tracker.process(empty.copy()), empty)
