@@ -16,7 +16,8 @@ import pytest
 from conftest import PROJECT_DIR, SUBSTITUTE_ZIP
 
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
-SHIPPED_MODELS = [PROJECT_DIR / "models" / "keypoints.keras", PROJECT_DIR / "models" / "keypoints.onnx"]
+SHIPPED_MODELS = [PROJECT_DIR / "models" / name
+                  for name in ("keypoints.int8.onnx", "keypoints.onnx", "keypoints.keras")]
 NEEDS_DATA = {"1_data.ipynb", "2_train.ipynb", "3_compare_models.ipynb"}
 NOTEBOOKS = ["1_data.ipynb", "2_train.ipynb", "3_compare_models.ipynb", "4_sunglasses.ipynb"]
 
