@@ -47,7 +47,7 @@ def test_every_named_model_predicts_and_survives_keras_format(tmp_path):
 
 
 @pytest.mark.parametrize("name, cells", [("heatmap", 24), ("heatmap48", 48),
-                                         ("heatmap-residual", 24)])
+                                         ("heatmap-residual", 24), ("heatmap-wide", 24)])
 def test_the_heatmap_models_save_and_reload_with_their_soft_argmax(tmp_path, name, cells):
     from facial_keypoints.architectures import load_model
 
