@@ -43,6 +43,10 @@ CANDIDATES = {
                                                  shift=0.03),
     "heatmap-residual, wing, aligned": dict(arch="heatmap-residual", align=True),
     "heatmap, wing, aligned, not mirrored": dict(arch="heatmap", align=True, flip=0.0),
+    "heatmap, wing, aligned, not mirrored, averaged weights": dict(arch="heatmap", align=True,
+                                                                   flip=0.0, ema=0.999),
+    "heatmap-wide, wing, aligned, not mirrored, averaged weights": dict(
+        arch="heatmap-wide", align=True, flip=0.0, ema=0.999),
 }
 
 

@@ -54,6 +54,27 @@ def test_training_without_out_writes_a_new_file_and_never_replaces_one(
     assert "exists" in error_line(capsys) and made.read_bytes() == before
 
 
+def test_a_retrained_model_never_leaves_an_older_8_bit_twin_behind(
+        tmp_path, monkeypatch, tiny_training_csv, capsys):
+    """The 8-bit twin is what runs by default: when a new model's twin fails its check, the old
+    model's twin beside it must not survive to answer for the new model."""
+    from facial_keypoints import export
+
+    out = tmp_path / "keypoints.keras"
+    stale = tmp_path / "keypoints.int8.onnx"
+    stale.write_bytes(b"the twin of an older model")
+    quick = ["train", "--quick", "--arch", "original-5", "--epochs", "1",
+             "--data", str(tiny_training_csv), "--out", str(out)]
+    assert main(quick) == 2  # both twins are files the user did not name
+    assert "keypoints.int8.onnx exists" in error_line(capsys)
+    assert stale.read_bytes() == b"the twin of an older model"
+
+    monkeypatch.setattr(export, "mean_distance_px", lambda *paths_and_crops: 3.0)
+    assert main(quick + ["--overwrite"]) == 0
+    assert "warning: no 8-bit twin" in capsys.readouterr().err
+    assert out.exists() and out.with_suffix(".onnx").exists() and not stale.exists()
+
+
 def test_export_keeps_an_onnx_file_it_was_not_told_to_replace(tmp_path, capsys):
     model = tmp_path / "keypoints.keras"
     model.write_bytes((PROJECT_DIR / "models" / "keypoints.keras").read_bytes())
