@@ -3,8 +3,9 @@
 Two detectors share one small interface (:class:`FaceDetector`):
 
 * :class:`YuNetDetector` (the default): YuNet, a small CNN (MIT licence, 230 KB, run by ONNX
-  Runtime and decoded as OpenCV's ``cv2.FaceDetectorYN`` does, faster than OpenCV runs it). Per face it gives a box, a score and five landmarks (eyes, nose tip, mouth corners),
-  from which the face's angle and its aligned crop follow.
+  Runtime and decoded as OpenCV's ``cv2.FaceDetectorYN`` does, faster than OpenCV runs it). Per
+  face it gives a box, a score and five landmarks (eyes, nose tip, mouth corners), from which
+  the face's angle and its aligned crop follow.
 * :class:`HaarDetector`: OpenCV's Haar cascade, the original project's way. Boxes only, upright
   faces only, score 1.
 

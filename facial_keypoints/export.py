@@ -29,6 +29,7 @@ from . import evaluation
 from .architectures import load_model
 from .errors import InputError
 from .keypoints import to_pixels
+from .predictor import OnnxPredictor
 
 OPSET = 17  # ONNX opset: supported by every ONNX Runtime since 1.13
 TOLERANCE = 1e-4  # largest allowed Keras-vs-ONNX difference, normalised units (= 0.005 px)
@@ -100,8 +101,6 @@ def calibration_crops(onnx_path, images, count=CALIBRATION_FACES):
     ``images`` (float32 ``(N, 96, 96, 1)`` face crops, e.g. a training file's), spread over
     the file, each cut again upright and framed from the float model's keypoints in it, as the
     photo and video paths cut faces (:func:`~.evaluation.aligned_crops`). No labels needed."""
-    from .predictor import OnnxPredictor
-
     images = np.asarray(images, np.float32)
     chosen = images[np.linspace(0, len(images) - 1, min(count, len(images))).astype(int)]
     aligned, _ = evaluation.aligned_crops(OnnxPredictor(onnx_path).predict, chosen)
@@ -123,8 +122,6 @@ def quantize_int8(onnx_path, out_path, calibration, check=True):
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod,
                                           QuantFormat, QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from .predictor import OnnxPredictor
 
     calibration = np.asarray(calibration, np.float32)
     out_path = Path(out_path)
@@ -162,8 +159,6 @@ def quantize_int8(onnx_path, out_path, calibration, check=True):
 def mean_distance_px(onnx_path, other_path, crops):
     """Mean distance, in pixels of the 96x96 crop, between the keypoints two ONNX models find in
     ``crops`` (float32 ``(N, 96, 96, 1)``)."""
-    from .predictor import OnnxPredictor
-
     first, second = (to_pixels(OnnxPredictor(path).predict(crops))
                      for path in (onnx_path, other_path))
     return float(np.linalg.norm(first - second, axis=-1).mean())
