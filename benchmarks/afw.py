@@ -10,8 +10,11 @@ crops, the keypoint model (with the refinement pass), keypoints mapped back to t
 
 * ``haar``: the original's detector, Haar (1.1, 5), upright square crops of its boxes;
 * ``yunet, box crops``: YuNet's faces, but cut as upright squares around its boxes (no alignment);
+* ``yunet, one look``: as ``yunet`` below, but the last look at each face sees it once, not
+  also mirrored (``find_keypoints(..., flip_average=False)``, as video frames are seen);
 * ``yunet``: the default, :func:`facial_keypoints.find_keypoints`: YuNet at any angle, crops
-  aligned on its landmarks, faces the keypoint model doubts dropped.
+  aligned on its landmarks, each face's last look averaged with its mirror image, faces the
+  keypoint model doubts dropped.
 
 A returned face belongs to an annotated face when the face's two eye centres and mouth centre lie
 inside its box (best overlap with the face's landmark box first, one face per annotation); faces
@@ -52,7 +55,7 @@ from facial_keypoints.predictor import load_predictor  # noqa: E402
 from facial_keypoints.timing import timed  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "afw-68-points"
-SETTINGS = ("haar", "yunet, box crops", "yunet")
+SETTINGS = ("haar", "yunet, box crops", "yunet, one look", "yunet")
 
 
 def kaggle_points(points68):
@@ -145,9 +148,10 @@ def turn(image, faces, angle):
 
 def run_setting(name, image, predictor, detectors):
     """One setting on one photo: a list of ``(box, keypoints)`` in photo pixels."""
-    if name == "yunet":
-        return [(f["box"], f["keypoints"]) for f in find_keypoints(image, predictor,
-                                                                   detectors["yunet"])]
+    if name.startswith("yunet") and "box" not in name:
+        faces = find_keypoints(image, predictor, detectors["yunet"],
+                               flip_average=name == "yunet")
+        return [(f["box"], f["keypoints"]) for f in faces]
     found = detectors["haar" if name == "haar" else "yunet"].detect(image)
     transforms = []
     for face in found:

@@ -18,6 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from . import video
@@ -25,7 +26,7 @@ from .config import PRESETS, with_overrides
 from .detectors import load_detector
 from .errors import InputError
 from .faces import find_keypoints
-from .keypoints import named
+from .keypoints import HALF, named
 from .photos import (OUTPUT_SUFFIXES, VIDEO_SUFFIXES, check_output, fresh_path, image_paths,
                      read_image, sample_photo, write_image)
 from .predictor import load_predictor
@@ -211,18 +212,28 @@ def cmd_train(args):
 
 
 def write_int8_twin(onnx_path, data_path):
-    """The 8-bit twin of ``onnx_path`` (:func:`~.export.quantize_int8`), calibrated on the
-    training side of the data file's usual split (the validation faces stay unseen). InputError
-    when the twin would move the keypoints too far."""
+    """Finish the ONNX twins of a model from the training side of the data file's usual split
+    (the validation faces stay unseen): learn the float twin's mirror bias
+    (:func:`~.export.record_flip_offset`), then write the 8-bit twin
+    (:func:`~.export.quantize_int8`) and learn its own. InputError when the 8-bit twin would
+    move the keypoints too far (the float twin keeps its bias)."""
     from .data import load_dataset, load_groups, split
-    from .export import calibration_crops, int8_path, quantize_int8
+    from .export import calibration_crops, int8_path, quantize_int8, record_flip_offset
 
     data = load_dataset(data_path)
     train, _ = split(data, groups=load_groups(data))
+    print_flip_offset(onnx_path, record_flip_offset(onnx_path, train.images))
     crops = calibration_crops(onnx_path, train.images)
     path, moved = quantize_int8(onnx_path, int8_path(onnx_path), crops)
     print(f"8-bit twin: {path}; on {len(crops)} calibration faces its keypoints lie {moved:.2f} "
           "px (of the 96x96 crop) from the float model's on average")
+    print_flip_offset(path, record_flip_offset(path, train.images))
+
+
+def print_flip_offset(path, offset):
+    x, y = np.asarray(offset).mean(axis=0) * HALF  # normalised -> crop pixels
+    print(f"{path}: mirror bias learned on the training faces, mean x {x:+.2f} px, "
+          f"y {y:+.2f} px (of the 96x96 crop)")
 
 
 def cmd_evaluate(args):
@@ -264,8 +275,14 @@ def cmd_submission(args):
     from .submission import make_submission
 
     out = check_output(args.out, {".csv"}, "CSV") if args.out else fresh_path("submission.csv")
+    predictor = load_predictor(args.model)
+    if args.flip_average and predictor.flip_offset is None:
+        raise InputError(f"{predictor.path} holds no mirror bias, without which a model trained "
+                         "on faces never mirrored averages badly: leave out --flip-average, or "
+                         "use its ONNX twin exported with --int8 --data")
     test = load_dataset(args.test, test=True)
-    predicted = predict_crops(load_predictor(args.model).predict, test.images, args.flip_average)
+    predicted = predict_crops(predictor.predict, test.images, args.flip_average,
+                              predictor.flip_offset)
     rows = make_submission(test.image_ids, predicted, args.lookup, out)
     print(f"wrote {rows} rows for {len(test)} test images to {out}")
     return 0
@@ -440,7 +457,8 @@ def build_parser():
                    help="which rows (default: val, the validation split training used)")
     p.add_argument("--seed", type=int, default=42, help="split seed, as used for training")
     p.add_argument("--flip-average", action="store_true",
-                   help="average with the prediction on the mirrored face")
+                   help="average with the prediction on the mirrored face, less the model's "
+                        "mirror bias learned on the training side")
     p.add_argument("--refine", action="store_true",
                    help="predict twice, the second time on the crop aligned from the first "
                         "keypoints (for models trained with --align)")
@@ -452,15 +470,18 @@ def build_parser():
     p.add_argument("--lookup", required=True, help="Kaggle's IdLookupTable.csv")
     p.add_argument("--out", help="where to write (.csv; default: submission.csv, or -2, -3, ... "
                                   "when that is taken)")
-    p.add_argument("--flip-average", action="store_true")
+    p.add_argument("--flip-average", action="store_true",
+                   help="average with the prediction on the mirrored face, less the mirror bias "
+                        "the model holds (an ONNX twin exported with --int8)")
 
     p = command("export", cmd_export, "export a .keras model to ONNX")
     p.add_argument("--model", default="models/keypoints.keras")
     p.add_argument("--out", help="default: the model's path with .onnx")
     p.add_argument("--int8", action="store_true",
-                   help="also write the 8-bit twin (.int8.onnx), about twice as fast a crop")
+                   help="also write the 8-bit twin (.int8.onnx), about twice as fast a crop, "
+                        "and learn both twins' mirror bias (for --flip-average and photos)")
     p.add_argument("--data", help="training.csv or .zip whose faces calibrate the 8-bit twin "
-                                  "(default: data/)")
+                                  "and teach the mirror bias (default: data/)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the ONNX files beside the model when they are there")
     return parser

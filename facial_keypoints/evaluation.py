@@ -6,39 +6,53 @@ import numpy as np
 
 from . import crops, metrics
 from . import data as datasets
-from .augment import flip_horizontal
-from .keypoints import as_flat, as_points, to_normalised, to_pixels
+from .keypoints import (as_flat, as_points, mirror_average, mirrored_back, to_normalised,
+                        to_pixels)
 
 
-def predict_crops(predict, images, flip_average=False, batch_size=256):
+def predict_crops(predict, images, flip_average=False, offset=None, batch_size=256):
     """Normalised ``(N, 30)`` keypoints for images ``(N, 96, 96, 1)``.
 
     ``predict`` maps a batch of images to ``(n, 30)`` or ``(n, 15, 2)`` normalised keypoints (a
-    Keras model, or a predictor's ``predict``). With ``flip_average`` the mirrored image is
-    predicted too, its keypoints mirrored back (left/right swapped) and the two averaged.
+    Keras model, or a predictor's ``predict``). With ``flip_average`` the mirrored images are
+    predicted too, their keypoints mirrored back (left/right swapped), less the model's
+    ``offset`` (normalised ``(15, 2)``, :func:`flip_offset`; none if None), and averaged with
+    the plain ones (:func:`~.keypoints.mirror_average`).
     """
     def run(batch):
-        return as_flat(np.asarray(predict(batch), np.float32).reshape(len(batch), 15, 2))
+        return np.asarray(predict(batch), np.float32).reshape(len(batch), 15, 2)
 
     outputs = []
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
-        keypoints = run(batch)
+        points = run(batch)
         if flip_average:
-            flipped_images, _ = flip_horizontal(batch, keypoints)
-            _, unflipped = flip_horizontal(flipped_images, run(flipped_images))
-            keypoints = (keypoints + unflipped) / 2
-        outputs.append(keypoints)
+            points = mirror_average(points, run(batch[:, :, ::-1]), offset)
+        outputs.append(as_flat(points))
     return np.concatenate(outputs) if outputs else np.zeros((0, 30), np.float32)
 
 
-def predict_refined(predict, images, batch_size=256):
+def flip_offset(predict, images, batch_size=256):
+    """What ``predict``'s keypoints of mirrored faces, mirrored back, lie from its keypoints of
+    the faces as they are, on average over ``images`` (float32 ``(N, 96, 96, 1)`` face crops,
+    framed as the model will see them): normalised ``(15, 2)``, the ``offset`` of
+    :func:`~.keypoints.mirror_average`. No labels needed: it is the model's own left/right
+    bias, learned by a model that was never shown mirrored faces (about -2 px in x for the
+    shipped one)."""
+    plain = as_points(predict_crops(predict, images, batch_size=batch_size))
+    mirrored = as_points(predict_crops(predict, images[:, :, ::-1], batch_size=batch_size))
+    return (mirrored_back(mirrored) - plain).mean(axis=0)
+
+
+def predict_refined(predict, images, flip_average=False, offset=None, batch_size=256):
     """Normalised ``(N, 30)`` keypoints of crops, predicted as the photo path does: a first pass
     on the crop as it is, then a second on the crop turned upright and framed from the first
     keypoints (:func:`~.crops.from_keypoints`), mapped back to the crop's own pixels. The way to
-    measure a model trained on aligned crops (``TrainConfig.align``)."""
+    measure a model trained on aligned crops (``TrainConfig.align``). ``flip_average`` and
+    ``offset``: for the second pass, as in :func:`predict_crops`."""
     aligned, transforms = aligned_crops(predict, images, batch_size)
-    second = as_points(to_pixels(predict_crops(predict, aligned, batch_size=batch_size)))
+    second = as_points(to_pixels(predict_crops(predict, aligned, flip_average, offset,
+                                               batch_size)))
     back = np.stack([crops.to_photo(p, t) for p, t in zip(second, transforms)])
     return as_flat(to_normalised(back))
 
@@ -68,7 +82,9 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
     :func:`metrics.report` plus ``mean_shape_rmse_px`` (the average face's RMSE on the same rows)
     and ``split``, and, where the faces come from several sources (:func:`~.data.load_sources`),
     ``by_source``: ``{source: {"n", "rmse_px", "nme"}}``. ``refine``: predict in two passes as
-    the photo path does (:func:`predict_refined`).
+    the photo path does (:func:`predict_refined`). ``flip_average``: average each (last) pass
+    with the mirrored faces' keypoints, less the model's mirror bias learned on the training
+    side of the split (:func:`flip_offset`), as the photo path does.
     """
     if not isinstance(data, datasets.KeypointData):
         data = datasets.load_dataset(data)
@@ -77,8 +93,12 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
     if len(rows) == 0 or not rows.mask.any():
         raise datasets.DataError(f"{data.path}: the {split} split has no faces with keypoints to "
                                  f"measure ({len(data)} row(s) in all)")
-    predicted = (predict_refined(predict, rows.images) if refine
-                 else predict_crops(predict, rows.images, flip_average))
+    offset = None
+    if flip_average:  # the model's mirror bias, learned on the training side, as export does
+        offset = flip_offset(predict, aligned_crops(predict, train.images)[0] if refine
+                             else train.images)
+    predicted = (predict_refined(predict, rows.images, flip_average, offset) if refine
+                 else predict_crops(predict, rows.images, flip_average, offset))
     result = metrics.report(rows.keypoints, predicted)
     average_face = np.broadcast_to(mean_shape(train), rows.keypoints.shape)
     result["mean_shape_rmse_px"] = metrics.rmse_px(rows.keypoints, average_face)

@@ -14,7 +14,13 @@ takes and returns the same and runs a crop in about half the time. Its convoluti
 8-bit integers; the float ranges those integers stand for are read off real face crops
 (:func:`calibration_crops`), and the twin is refused when its keypoints stray from the float
 model's by more than :data:`INT8_TOLERANCE_PX` on average.
+
+:func:`record_flip_offset` writes into either file the model's mirror bias, learned on training
+faces, so that the photo path can average each face with its mirror image
+(:meth:`~.predictor.OnnxPredictor.predict`).
 """
+
+import json
 
 import os
 import tempfile
@@ -29,7 +35,7 @@ from . import evaluation
 from .architectures import load_model
 from .errors import InputError
 from .keypoints import to_pixels
-from .predictor import OnnxPredictor
+from .predictor import FLIP_OFFSET_KEY, OnnxPredictor
 
 OPSET = 17  # ONNX opset: supported by every ONNX Runtime since 1.13
 TOLERANCE = 1e-4  # largest allowed Keras-vs-ONNX difference, normalised units (= 0.005 px)
@@ -154,6 +160,38 @@ def quantize_int8(onnx_path, out_path, calibration, check=True):
     finally:
         partial.unlink(missing_ok=True)
     return out_path, distance
+
+
+def record_flip_offset(onnx_path, images):
+    """Learn the mirror bias of the ONNX model at ``onnx_path`` and write it into the file's
+    metadata (:data:`~.predictor.FLIP_OFFSET_KEY`), replacing any it held.
+
+    ``images``: float32 ``(N, 96, 96, 1)`` face crops (a training file's); each is cut again
+    upright and framed from the model's keypoints in it, as the photo path cuts faces
+    (:func:`~.evaluation.aligned_crops`), and the bias is the mean of
+    :func:`~.evaluation.flip_offset` over them. No labels needed. The file is replaced
+    atomically. Returns the offset, normalised ``(15, 2)``.
+    """
+    import onnx
+
+    onnx_path = Path(onnx_path)
+    predict = OnnxPredictor(onnx_path).predict
+    aligned, _ = evaluation.aligned_crops(predict, np.asarray(images, np.float32))
+    offset = evaluation.flip_offset(predict, aligned)
+    model = onnx.load(str(onnx_path))
+    kept = [entry for entry in model.metadata_props if entry.key != FLIP_OFFSET_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = FLIP_OFFSET_KEY, json.dumps([round(float(v), 6) for v in
+                                                          offset.ravel()])
+    partial = onnx_path.with_name(f".{onnx_path.name}.partial")
+    try:
+        onnx.save(model, str(partial))
+        os.replace(partial, onnx_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return offset
 
 
 def mean_distance_px(onnx_path, other_path, crops):

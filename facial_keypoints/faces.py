@@ -9,6 +9,7 @@ The path, one step per module::
       -> normalised keypoints                     predictor.predict()     one call for all faces
       -> photo-pixel keypoints                    crops.normalised_to_photo()
       -> (refine) crop again around them and predict again        crops.from_keypoints()
+         (flip_average) with each crop's mirror image in the same call, averaged
 
 :func:`find_keypoints` does all of it.
 """
@@ -98,7 +99,8 @@ def detect_faces(image, detector=None):
     return (detector or default_detector()).detect(as_uint8(image))
 
 
-def predict_keypoints(gray, transforms, predictor=None, refine=False, timings=None):
+def predict_keypoints(gray, transforms, predictor=None, refine=False, timings=None,
+                      flip_average=False):
     """Keypoints of the faces cut by ``transforms`` (crop transforms, :mod:`.crops`).
 
     Returns ``(points, transforms)``: float32 ``(N, 15, 2)`` photo pixels (x, y), and the
@@ -106,20 +108,23 @@ def predict_keypoints(gray, transforms, predictor=None, refine=False, timings=No
     ``refine=True`` each face is cut again, upright and framed from its first keypoints
     (:func:`~.crops.from_keypoints`), and predicted again (a second call); a face whose second crop
     would be more than twice or less than half the first's size keeps its first result.
-    ``timings``: a dict or None; the seconds spent cropping and in the model are added to its
-    ``"crop"`` and ``"keypoints"`` entries.
+    ``flip_average``: the last look also sees each crop mirrored, in the same call, and averages
+    the two less the model's mirror bias (:meth:`~.predictor.OnnxPredictor.predict`; a model
+    without one looks once). ``timings``: a dict or None; the seconds spent cropping and in the
+    model are added to its ``"crop"`` and ``"keypoints"`` entries.
     """
     predictor = predictor or default_predictor()
     transforms = [np.asarray(t, np.float64) for t in transforms]
     if not transforms:
         return np.zeros((0, 15, 2), np.float32), transforms
-    points = _predict(gray, transforms, predictor, timings)
+    points = _predict(gray, transforms, predictor, timings, flip_average and not refine)
     if refine:
         second = [crops.from_keypoints(p) for p in points]
         keep = [0.5 <= crops.scale_of(new) / crops.scale_of(old) <= 2
                 for new, old in zip(second, transforms)]
         if any(keep):
-            better = _predict(gray, [t for t, k in zip(second, keep) if k], predictor, timings)
+            better = _predict(gray, [t for t, k in zip(second, keep) if k], predictor, timings,
+                              flip_average)
             index = np.flatnonzero(keep)
             points[index] = better
             for i in index:
@@ -127,11 +132,14 @@ def predict_keypoints(gray, transforms, predictor=None, refine=False, timings=No
     return points, transforms
 
 
-def _predict(gray, transforms, predictor, timings):
+def _predict(gray, transforms, predictor, timings, flip_average=False):
     with timed(timings, "crop"):
         batch = crops.crop_faces(gray, transforms)
     with timed(timings, "keypoints"):
-        normalised = predictor.predict(batch)
+        if flip_average and getattr(predictor, "flip_offset", None) is not None:
+            normalised = predictor.predict(batch, flip_average=True)
+        else:
+            normalised = predictor.predict(batch)
         points = np.stack([crops.normalised_to_photo(p, t) for p, t in zip(normalised, transforms)])
     return points.astype(np.float32)
 
@@ -161,7 +169,8 @@ def _disagrees(face, keypoints):
     return abs(turn) > RECHECK_ANGLE
 
 
-def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=None):
+def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=None,
+                   flip_average=True):
     """Every face in a photo and its 15 keypoints.
 
     :param image: BGR, BGRA or grey array of any size (as ``cv2.imread`` returns it).
@@ -172,6 +181,8 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
     :param refine: (default on) cut each face a second time, upright and framed from its first
         keypoints, and predict again (see :func:`predict_keypoints`).
     :param min_score: drop faces the detector scores lower (0..1; default: the detector's own).
+    :param flip_average: (default on) the last look at each face also sees it mirrored and
+        averages the two, less the model's mirror bias (a model that holds none looks once).
     :return: a list, left to right, of ``{"box": (x, y, w, h), "score": float, "angle": float,
         "keypoints": (15, 2) float32}``: box and keypoints in photo pixels, keypoints (x, y) in
         Kaggle order (:data:`~.keypoints.KEYPOINT_NAMES`), angle in degrees clockwise on screen.
@@ -185,7 +196,8 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
     if min_score is not None:
         faces = [f for f in faces if f.score >= min_score]
     gray = to_gray(image)
-    points, _ = predict_keypoints(gray, [f.transform() for f in faces], predictor, refine=refine)
+    points, _ = predict_keypoints(gray, [f.transform() for f in faces], predictor, refine=refine,
+                                  flip_average=flip_average)
     # A face the keypoints turn otherwise than the detector did is looked at again, upright as
     # the keypoints say; what that look finds replaces it and is predicted again, in one call.
     disagreeing = [i for i, (f, p) in enumerate(zip(faces, points)) if _disagrees(f, p)]
@@ -196,7 +208,7 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
     if seen:
         faces = [looks.get(i) or face for i, face in enumerate(faces)]
         points[seen], _ = predict_keypoints(gray, [faces[i].transform() for i in seen],
-                                            predictor, refine=refine)
+                                            predictor, refine=refine, flip_average=flip_average)
     # Kept: faces whose second look, if they had one, found a face, and whose keypoints the model
     # does not doubt (a face without landmarks has a NaN doubt, which is not above the limit).
     kept = [i for i, (face, p) in enumerate(zip(faces, points))

@@ -95,6 +95,29 @@ def flip_points(points, width=IMAGE_SIZE):
     return flipped
 
 
+def mirrored_back(points):
+    """Normalised ``(..., 15, 2)`` keypoints found in mirrored crops (``crops[:, :, ::-1]``) ->
+    the same keypoints in the crops as they are: x mirrored, left/right pairs swapped."""
+    return to_normalised(flip_points(to_pixels(points)))
+
+
+def mirror_average(points, mirrored_points, offset=None):
+    """The keypoints of crops averaged with those predicted on the same crops mirrored.
+
+    ``points``: normalised ``(N, 15, 2)`` keypoints predicted on crops; ``mirrored_points``: those
+    predicted on the mirrored crops (``crops[:, :, ::-1]``), which are mirrored back (left/right
+    swapped) before averaging. ``offset``: normalised ``(15, 2)``, what a model's mirrored-back
+    keypoints lie from its plain ones on average (``mirrored back - plain``, see
+    :func:`~.evaluation.flip_offset`). A model trained on faces never mirrored has such a bias,
+    about 2 px in x for the shipped one; removed before averaging, it leaves the mirrored view's
+    independent guess. Returns normalised ``(N, 15, 2)``.
+    """
+    back = mirrored_back(mirrored_points)
+    if offset is not None:
+        back = back - np.asarray(offset, np.float32).reshape(NUM_KEYPOINTS, 2)
+    return (np.asarray(points, np.float32) + back) / 2
+
+
 def named(points):
     """``(15, 2)`` points -> ``{"left_eye_center": [x, y], ...}`` with plain floats (JSON-ready)."""
     points = np.asarray(points, dtype=np.float64).reshape(NUM_KEYPOINTS, 2)

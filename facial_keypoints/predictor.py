@@ -8,14 +8,21 @@ Two backends share one interface: :class:`KerasPredictor` runs a ``.keras`` file
 :class:`OnnxPredictor` runs a ``.onnx`` file (made by ``python -m facial_keypoints export``) with
 ONNX Runtime, which is several times faster per crop and never imports TensorFlow; the 8-bit
 twin (``export --int8``) runs the same way in about half the time again.
+
+An ONNX model exported with its training data also knows its mirror bias (:attr:`flip_offset`,
+learned by :func:`~.export.record_flip_offset`): ``predict(crops, flip_average=True)`` then
+averages each face with its mirror image, in the same call, a little more precisely than one
+look (what the photo path does; the video path looks once, for speed).
 """
+
+import json
 
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
-from .keypoints import IMAGE_SIZE, as_points
+from .keypoints import IMAGE_SIZE, NUM_KEYPOINTS, as_points, mirror_average
 from .paths import project_folder
 from .runtime import onnx_session
 
@@ -23,10 +30,17 @@ MODELS_DIR = project_folder("models")
 DEFAULT_MODEL = MODELS_DIR / "keypoints.keras"
 DEFAULT_ONNX = MODELS_DIR / "keypoints.onnx"  # preferred to Keras: faster, no TensorFlow
 DEFAULT_INT8 = MODELS_DIR / "keypoints.int8.onnx"  # preferred to both: half the time a crop
+# Where an ONNX model keeps its mirror bias: a metadata entry holding a JSON list of 30 numbers,
+# normalised (x, y) per keypoint in Kaggle order.
+FLIP_OFFSET_KEY = "flip_offset"
 
 
 class KerasPredictor:
-    """Runs a Keras model; ``predict`` takes crops and returns normalised ``(N, 15, 2)`` points."""
+    """Runs a Keras model; ``predict`` takes crops and returns normalised ``(N, 15, 2)`` points.
+
+    A ``.keras`` file holds no mirror bias (``flip_offset`` is None), so it always looks once."""
+
+    flip_offset = None
 
     def __init__(self, path):
         # Keras only when a .keras model is asked for: the filter's own install has no TensorFlow.
@@ -36,8 +50,9 @@ class KerasPredictor:
         self.model = load_model(self.path)
         _check_shapes(self.path, self.model.inputs[0].shape, self.model.outputs[0].shape)
 
-    def predict(self, crops):
-        """``crops``: float32 ``(N, 96, 96, 1)`` grey in [0, 1] -> ``(N, 15, 2)`` normalised x, y."""
+    def predict(self, crops, flip_average=False):
+        """``crops``: float32 ``(N, 96, 96, 1)`` grey in [0, 1] -> ``(N, 15, 2)`` normalised x, y.
+        ``flip_average`` has no effect: there is no mirror bias to remove."""
         crops = _check_crops(crops)
         if len(crops) == 0:
             return np.zeros((0, 15, 2), np.float32)
@@ -48,7 +63,8 @@ class OnnxPredictor:
     """Runs an exported ``.onnx`` model with ONNX Runtime; same ``predict`` as KerasPredictor.
 
     ``threads``: CPU threads for one call (:func:`~.runtime.onnx_session`; one 96x96 crop gains
-    nothing from more than 4).
+    nothing from more than 4). ``flip_offset``: the model's mirror bias, normalised ``(15, 2)``
+    (see :func:`~.keypoints.mirror_average`), or None where the file holds none.
     """
 
     def __init__(self, path, threads=None):
@@ -57,13 +73,38 @@ class OnnxPredictor:
         self.input_name = self.session.get_inputs()[0].name
         _check_shapes(self.path, self.session.get_inputs()[0].shape,
                       self.session.get_outputs()[0].shape)
+        self.flip_offset = _read_flip_offset(
+            self.path, self.session.get_modelmeta().custom_metadata_map.get(FLIP_OFFSET_KEY))
 
-    def predict(self, crops):
-        """``crops``: float32 ``(N, 96, 96, 1)`` grey in [0, 1] -> ``(N, 15, 2)`` normalised."""
+    def predict(self, crops, flip_average=False):
+        """``crops``: float32 ``(N, 96, 96, 1)`` grey in [0, 1] -> ``(N, 15, 2)`` normalised.
+
+        ``flip_average``: predict the mirrored crops too, in the same call, and average the two
+        less the model's mirror bias (:func:`~.keypoints.mirror_average`); a model that holds
+        none (``flip_offset`` None) looks once."""
         crops = _check_crops(crops)
         if len(crops) == 0:
             return np.zeros((0, 15, 2), np.float32)
-        return as_points(self.session.run(None, {self.input_name: crops})[0])
+        if not flip_average or self.flip_offset is None:
+            return as_points(self.session.run(None, {self.input_name: crops})[0])
+        both = np.concatenate([crops, crops[:, :, ::-1]])
+        points = as_points(self.session.run(None, {self.input_name: both})[0])
+        return mirror_average(points[:len(crops)], points[len(crops):], self.flip_offset)
+
+
+def _read_flip_offset(path, text):
+    """The mirror bias an ONNX model's metadata holds (normalised ``(15, 2)``), or None; InputError
+    naming ``path`` for an entry that is not 30 finite numbers."""
+    if text is None:
+        return None
+    try:
+        offset = np.asarray(json.loads(text), np.float32)
+    except (ValueError, TypeError):
+        offset = None
+    if offset is None or offset.shape != (2 * NUM_KEYPOINTS,) or not np.isfinite(offset).all():
+        raise InputError(f"{path}: its metadata {FLIP_OFFSET_KEY!r} must be a JSON list of "
+                         f"{2 * NUM_KEYPOINTS} numbers, got {text[:60]!r}")
+    return offset.reshape(NUM_KEYPOINTS, 2)
 
 
 def _check_shapes(path, input_shape, output_shape):

@@ -55,6 +55,18 @@ def test_train_evaluate_and_submission(tmp_path, capsys):
     assert list(written.columns) == ["RowId", "Location"] and list(written.RowId) == [1, 2, 3]
     assert written.Location.between(0, 96).all()
 
+    # The mirror look needs the model's mirror bias: the .keras file holds none, its twins do.
+    mirrored = tmp_path / "mirrored.csv"
+    arguments = ["submission", "--test", str(test_csv), "--lookup",
+                 str(tmp_path / "IdLookupTable.csv"), "--out", str(mirrored), "--flip-average"]
+    assert main(arguments + ["--model", str(model)]) == 2
+    assert "m.keras holds no mirror bias" in capsys.readouterr().err and not mirrored.exists()
+    assert main(arguments + ["--model", str(model.with_suffix(".int8.onnx"))]) == 0
+    assert pd.read_csv(mirrored).Location.between(0, 96).all()
+    assert main(["evaluate", "--model", str(model.with_suffix(".int8.onnx")), "--data",
+                 str(train_csv), "--refine", "--flip-average", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rmse_px"] > 0
+
 
 def test_missing_data_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(tmp_path)]) == 2

@@ -176,6 +176,32 @@ def test_keypoints_land_on_features_turned_between_the_copies(angle):
     assert_eyes_land(found[0]["keypoints"], eyes)
 
 
+@needs_model
+def test_the_last_look_at_each_face_also_sees_it_mirrored_in_the_same_call():
+    from facial_keypoints.export import int8_path
+    from facial_keypoints.predictor import OnnxPredictor
+
+    class Spy(OnnxPredictor):
+        calls = []
+
+        def predict(self, crops, flip_average=False):
+            self.calls.append((len(crops), flip_average))
+            return super().predict(crops, flip_average)
+
+    spy = Spy(int8_path(SHIPPED))
+    assert spy.flip_offset is not None  # the shipped twin holds its mirror bias
+    mirrored = faces.find_keypoints(hopper(), spy)
+    assert spy.calls == [(1, False), (1, True)]  # the first look once, the refined one twice
+    spy.calls.clear()
+    once = faces.find_keypoints(hopper(), spy, flip_average=False)
+    assert spy.calls == [(1, False), (1, False)]
+    eyes = np.array([HOPPER_LEFT_EYE, HOPPER_RIGHT_EYE], np.float64)
+    assert_eyes_land(mirrored[0]["keypoints"], eyes)
+    moved = np.hypot(*(mirrored[0]["keypoints"] - once[0]["keypoints"]).T)
+    eye_distance = np.hypot(*(eyes[0] - eyes[1]))
+    assert 0 < moved.mean() < 0.05 * eye_distance  # a second opinion, not another face
+
+
 def assert_eyes_land(points, eyes):
     eye_distance = np.hypot(*(eyes[0] - eyes[1]))
     assert np.hypot(*(points[LEFT_EYE] - eyes[0])) < 0.15 * eye_distance
