@@ -47,6 +47,8 @@ CANDIDATES = {
                                                                    flip=0.0, ema=0.999),
     "heatmap-wide, wing, aligned, not mirrored, averaged weights": dict(
         arch="heatmap-wide", align=True, flip=0.0, ema=0.999),
+    "heatmap, wing, aligned, not mirrored, averaged weights, occluded and blurred": dict(
+        arch="heatmap", align=True, flip=0.0, ema=0.999, occlusion=0.5, blur=0.3),
 }
 
 

@@ -25,6 +25,9 @@ class Augmentation:
     shift: float = 0.06  # fraction of the crop side, +-
     brightness: float = 0.15  # added to [0, 1] pixels, +-
     contrast: float = 0.25  # relative, +-
+    occlusion: float = 0.0  # probability of a grey rectangle over part of the face (a hand, a
+    # cup, hair): sides 15-40% of the crop, anywhere; the keypoints under it stay labelled
+    blur: float = 0.0  # probability of a Gaussian blur, sigma 0.4-1.5 crop pixels (motion, focus)
 
 
 def flip_horizontal(images, keypoints):
@@ -111,5 +114,18 @@ def augment_batch(images, keypoints, rng, settings=Augmentation(), aligned=None)
         contrast = 1.0 + rng.uniform(-settings.contrast, settings.contrast)
         brightness = rng.uniform(-settings.brightness, settings.brightness)
         mean = image.mean()
-        out_images[i] = np.clip((image - mean) * contrast + mean + brightness, 0.0, 1.0)
+        image = (image - mean) * contrast + mean + brightness
+        if rng.random() < settings.blur:
+            image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.4, 1.5)).reshape(image.shape)
+        if rng.random() < settings.occlusion:
+            occlude(image, rng)
+        out_images[i] = np.clip(image, 0.0, 1.0)
     return out_images, as_flat(to_normalised(out_points))
+
+
+def occlude(image, rng):
+    """Cover a random rectangle of ``image`` (``(96, 96)`` or ``(96, 96, 1)``, changed in place)
+    with one random grey level: sides 15-40% of the crop, anywhere inside it."""
+    height, width = (round(IMAGE_SIZE * rng.uniform(0.15, 0.40)) for _ in range(2))
+    top, left = rng.integers(0, IMAGE_SIZE - height + 1), rng.integers(0, IMAGE_SIZE - width + 1)
+    image[top:top + height, left:left + width] = rng.uniform(0.0, 1.0)

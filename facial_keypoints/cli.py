@@ -183,6 +183,7 @@ def cmd_train(args):
         arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, ema=args.ema, loss=args.loss, augment=args.augment,
         rotation=args.rotation, scale=args.scale, shift=args.shift, flip=args.flip,
+        occlusion=args.occlusion, blur=args.blur,
         complete_only=args.complete_only, seed=args.seed, max_rows=args.max_rows,
         strategy=args.strategy, align=args.align, time_budget_s=args.time_budget, init=args.init,
         extra_ignore=tuple(args.extra_ignore) if args.extra_ignore else None)
@@ -436,6 +437,11 @@ def build_parser():
     p.add_argument("--flip", type=probability,
                    help="augmentation: probability of a mirrored face, left/right labels swapped "
                         "(default 0: off)")
+    p.add_argument("--occlusion", type=probability,
+                   help="augmentation: probability of a grey rectangle over part of the face "
+                        "(default 0: off)")
+    p.add_argument("--blur", type=probability,
+                   help="augmentation: probability of a Gaussian blur (default 0: off)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
                    help="train on crops turned upright and framed from their own keypoints")
     p.add_argument("--init", help="start from this .keras model's weights (fine-tuning)")

@@ -35,6 +35,8 @@ class TrainConfig:
     flip: float = 0.0  # probability of a horizontal flip (left/right labels swapped); off: the
     # substitute data's left/right labels are not mirror images of each other, and a model
     # trained on mirrored faces learns a blur of both definitions (models/README.md)
+    occlusion: float = 0.0  # probability of a grey rectangle over part of a training face
+    blur: float = 0.0  # probability of a Gaussian blur of a training face
     align: bool = True  # train on crops turned upright and framed from their own keypoints, as
     # the photo path cuts them (models/README.md: what it bought)
     init: str = ""  # start from this .keras model's weights (fine-tuning) instead of random ones
@@ -57,8 +59,10 @@ class TrainConfig:
                 raise InputError(f"{name} must be at least {low}, not {getattr(self, name)}")
         if not 0 <= self.ema < 1:
             raise InputError(f"ema is a momentum, at least 0 and below 1, not {self.ema}")
-        if not 0 <= self.flip <= 1:
-            raise InputError(f"flip is a probability, between 0 and 1, not {self.flip}")
+        for name in ("flip", "occlusion", "blur"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"{name} is a probability, between 0 and 1, "
+                                 f"not {getattr(self, name)}")
         if not self.learning_rate > 0:
             raise InputError(f"learning_rate must be above 0, not {self.learning_rate}")
         if not 0 < self.val_fraction < 1:

@@ -307,7 +307,7 @@ def train(data, out_path, config=TrainConfig(), val_data=None, resume=False, ove
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     jitter = Augmentation(rotation=config.rotation, scale=config.scale, shift=config.shift,
-                          flip=config.flip)
+                          flip=config.flip, occlusion=config.occlusion, blur=config.blur)
     batches = Batches(data, config.batch_size * replicas, config.augment, config.seed,
                       multiple_of=replicas, align=config.align, settings=jitter)
     val = Batches(val_data, 256, augment=False, seed=0, shuffle=False, multiple_of=replicas,

@@ -91,3 +91,29 @@ def test_alignment_turns_each_face_upright_onto_the_average_face():
     present = np.isfinite(points[1]).all(axis=1)
     np.testing.assert_allclose(points[1][present], MEAN_KEYPOINTS[present], atol=1e-3)
     assert present.sum() == 3  # missing keypoints stay missing
+
+
+def test_occlusion_covers_one_grey_rectangle_and_blur_smooths_neither_moves_the_keypoints():
+    from dataclasses import replace
+
+    from facial_keypoints.augment import Augmentation
+
+    images = np.random.default_rng(3).random((6, 96, 96, 1)).astype(np.float32)
+    keypoints = _faces(6)[1]
+    still = Augmentation(flip=0, rotation=0, scale=0, shift=0, brightness=0, contrast=0)
+    plain, plain_points = augment_batch(images, keypoints, np.random.default_rng(0), still)
+    np.testing.assert_allclose(plain, images, atol=1e-6)
+    covered, covered_points = augment_batch(images, keypoints, np.random.default_rng(0),
+                                            replace(still, occlusion=1.0))
+    blurred, blurred_points = augment_batch(images, keypoints, np.random.default_rng(0),
+                                            replace(still, blur=1.0))
+    for points in (covered_points, blurred_points):
+        np.testing.assert_array_equal(points, plain_points)
+    for before, after in zip(plain[..., 0], covered[..., 0]):
+        rows, cols = np.nonzero(before != after)
+        box = after[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert len(np.unique(box)) == 1  # one grey level fills the whole rectangle
+        assert all(14 <= side <= 39 for side in box.shape)
+        assert (before != after).sum() == box.size  # and nothing outside it changed
+    # Neighbouring pixels of noise differ less once blurred.
+    assert np.abs(np.diff(blurred, axis=2)).mean() < 0.5 * np.abs(np.diff(plain, axis=2)).mean()

@@ -260,7 +260,7 @@ def test_augmentation_ranges_reach_the_batches(tmp_path):
         with_overrides(PRESETS["default"], rotation=-1)
 
 
-def test_the_flip_probability_is_checked_and_reaches_training_from_the_command_line():
+def test_the_augmentation_probabilities_are_checked_and_reach_training_from_the_command_line():
     from facial_keypoints.cli import build_parser
 
     train = build_parser().parse_args(["train", "--flip", "0"])
@@ -270,3 +270,8 @@ def test_the_flip_probability_is_checked_and_reaches_training_from_the_command_l
     with pytest.raises(ValueError, match="flip is a probability"):
         with_overrides(PRESETS["default"], flip=2.0)
     assert with_overrides(PRESETS["default"], flip=train.flip).flip == 0.0
+    train = build_parser().parse_args(["train", "--occlusion", "0.5", "--blur", "0.3"])
+    assert (train.occlusion, train.blur) == (0.5, 0.3)
+    for name in ("occlusion", "blur"):
+        with pytest.raises(ValueError, match=f"{name} is a probability"):
+            with_overrides(PRESETS["default"], **{name: 1.5})
