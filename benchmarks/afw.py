@@ -3,6 +3,7 @@
     python benchmarks/afw.py                       # every setting, upright photos
     python benchmarks/afw.py --turned 90 180 270 30 -30 45 -45 60 -60   # photos turned
     python benchmarks/afw.py --settings yunet --json
+    python benchmarks/afw.py --settings "yunet, one look" yunet   # what the mirror look buys
     python benchmarks/afw.py --jitter              # how far its crops are from truly aligned ones
 
 Each setting runs the package's own path on the 185 AFW photos (337 annotated faces): detection,
@@ -56,6 +57,8 @@ from facial_keypoints.timing import timed  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "afw-68-points"
 SETTINGS = ("haar", "yunet, box crops", "yunet, one look", "yunet")
+# The settings that run find_keypoints itself, and how.
+WHOLE_PATH = {"yunet, one look": dict(flip_average=False), "yunet": dict(flip_average=True)}
 
 
 def kaggle_points(points68):
@@ -148,9 +151,8 @@ def turn(image, faces, angle):
 
 def run_setting(name, image, predictor, detectors):
     """One setting on one photo: a list of ``(box, keypoints)`` in photo pixels."""
-    if name.startswith("yunet") and "box" not in name:
-        faces = find_keypoints(image, predictor, detectors["yunet"],
-                               flip_average=name == "yunet")
+    if name in WHOLE_PATH:
+        faces = find_keypoints(image, predictor, detectors["yunet"], **WHOLE_PATH[name])
         return [(f["box"], f["keypoints"]) for f in faces]
     found = detectors["haar" if name == "haar" else "yunet"].detect(image)
     transforms = []

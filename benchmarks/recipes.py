@@ -2,8 +2,10 @@
 
 Each candidate is the default preset with some fields changed (on Haar-framed crops unless it
 says "aligned", on faces mirrored half the time unless it says "not mirrored"); all are trained
-on the same data and measured on the same grouped validation split, for RMSE in pixels (as the crops are, averaged over a horizontal flip, and cut again from
-the first keypoints as the photo path does: ``--refine``), the time taken and the parameter count.
+on the same data and measured on the same grouped validation split, for RMSE in pixels (as
+the crops are; averaged over a horizontal flip, less the model's mirror bias learned on the
+training side; and cut again from the first keypoints as the photo path does: ``--refine``),
+the time taken and the parameter count.
 
     python benchmarks/recipes.py --data ../shared/data/kaggle-format/training.zip --epochs 20
     python benchmarks/recipes.py --data ... --time-budget 1500 --only "heatmap, wing" "heatmap48, wing"

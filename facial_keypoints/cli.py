@@ -272,18 +272,16 @@ def finite_or_none(value):
 def cmd_submission(args):
     """A Kaggle submission CSV from Kaggle's test file and lookup table."""
     from .data import load_dataset
-    from .evaluation import predict_crops
+    from .evaluation import flip_offset, predict_crops
     from .submission import make_submission
 
     out = check_output(args.out, {".csv"}, "CSV") if args.out else fresh_path("submission.csv")
-    predictor = load_predictor(args.model)
-    if args.flip_average and predictor.flip_offset is None:
-        raise InputError(f"{predictor.path} holds no mirror bias, without which a model trained "
-                         "on faces never mirrored averages badly: leave out --flip-average, or "
-                         "use its ONNX twin exported with --int8 --data")
+    predict = load_predictor(args.model).predict
     test = load_dataset(args.test, test=True)
-    predicted = predict_crops(predictor.predict, test.images, args.flip_average,
-                              predictor.flip_offset)
+    # The mirror bias, learned on the test faces themselves (it needs no labels), framed as
+    # they are: the one a twin holds was learned on aligned crops, which these are not.
+    offset = flip_offset(predict, test.images) if args.flip_average else None
+    predicted = predict_crops(predict, test.images, args.flip_average, offset)
     rows = make_submission(test.image_ids, predicted, args.lookup, out)
     print(f"wrote {rows} rows for {len(test)} test images to {out}")
     return 0
@@ -477,8 +475,8 @@ def build_parser():
     p.add_argument("--out", help="where to write (.csv; default: submission.csv, or -2, -3, ... "
                                   "when that is taken)")
     p.add_argument("--flip-average", action="store_true",
-                   help="average with the prediction on the mirrored face, less the mirror bias "
-                        "the model holds (an ONNX twin exported with --int8)")
+                   help="average with the prediction on the mirrored face, less the model's "
+                        "mirror bias, learned on the test faces (no labels needed)")
 
     p = command("export", cmd_export, "export a .keras model to ONNX")
     p.add_argument("--model", default="models/keypoints.keras")

@@ -39,6 +39,8 @@ def flip_offset(predict, images, batch_size=256):
     :func:`~.keypoints.mirror_average`. No labels needed: it is the model's own left/right
     bias, learned by a model that was never shown mirrored faces (about -2 px in x for the
     shipped one)."""
+    if len(images) == 0:
+        raise ValueError("no face crops to learn the mirror bias from")
     plain = as_points(predict_crops(predict, images, batch_size=batch_size))
     mirrored = as_points(predict_crops(predict, images[:, :, ::-1], batch_size=batch_size))
     return (mirrored_back(mirrored) - plain).mean(axis=0)
@@ -82,9 +84,11 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
     :func:`metrics.report` plus ``mean_shape_rmse_px`` (the average face's RMSE on the same rows)
     and ``split``, and, where the faces come from several sources (:func:`~.data.load_sources`),
     ``by_source``: ``{source: {"n", "rmse_px", "nme"}}``. ``refine``: predict in two passes as
-    the photo path does (:func:`predict_refined`). ``flip_average``: average each (last) pass
-    with the mirrored faces' keypoints, less the model's mirror bias learned on the training
-    side of the split (:func:`flip_offset`), as the photo path does.
+    the photo path does (:func:`predict_refined`). ``flip_average``: average the last pass
+    with the mirrored faces' keypoints, less the model's mirror bias (:func:`flip_offset`),
+    learned on the training side of the split from crops framed as the measured ones are. With
+    ``refine`` that is how ``export`` learns the bias an ONNX twin holds, on the training file,
+    and what the photo path does.
     """
     if not isinstance(data, datasets.KeypointData):
         data = datasets.load_dataset(data)

@@ -21,7 +21,6 @@ faces, so that the photo path can average each face with its mirror image
 """
 
 import json
-
 import os
 import tempfile
 from pathlib import Path
@@ -164,29 +163,30 @@ def quantize_int8(onnx_path, out_path, calibration, check=True):
 
 def record_flip_offset(onnx_path, images):
     """Learn the mirror bias of the ONNX model at ``onnx_path`` and write it into the file's
-    metadata (:data:`~.predictor.FLIP_OFFSET_KEY`), replacing any it held.
+    metadata (:data:`~.predictor.FLIP_OFFSET_KEY`), replacing any it held (a damaged one too).
 
     ``images``: float32 ``(N, 96, 96, 1)`` face crops (a training file's); each is cut again
     upright and framed from the model's keypoints in it, as the photo path cuts faces
-    (:func:`~.evaluation.aligned_crops`), and the bias is the mean of
-    :func:`~.evaluation.flip_offset` over them. No labels needed. The file is replaced
-    atomically. Returns the offset, normalised ``(15, 2)``.
+    (:func:`~.evaluation.aligned_crops`), and the bias is :func:`~.evaluation.flip_offset` over
+    them. No labels needed. The file is replaced atomically. Returns the bias, normalised
+    ``(15, 2)``.
     """
     import onnx
 
     onnx_path = Path(onnx_path)
-    predict = OnnxPredictor(onnx_path).predict
-    aligned, _ = evaluation.aligned_crops(predict, np.asarray(images, np.float32))
-    offset = evaluation.flip_offset(predict, aligned)
     model = onnx.load(str(onnx_path))
     kept = [entry for entry in model.metadata_props if entry.key != FLIP_OFFSET_KEY]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = FLIP_OFFSET_KEY, json.dumps([round(float(v), 6) for v in
-                                                          offset.ravel()])
     partial = onnx_path.with_name(f".{onnx_path.name}.partial")
     try:
+        onnx.save(model, str(partial))  # the model without a bias, to learn it with
+        predict = OnnxPredictor(partial).predict
+        aligned, _ = evaluation.aligned_crops(predict, np.asarray(images, np.float32))
+        offset = evaluation.flip_offset(predict, aligned)
+        entry = model.metadata_props.add()
+        entry.key = FLIP_OFFSET_KEY
+        entry.value = json.dumps([round(float(v), 6) for v in offset.ravel()])
         onnx.save(model, str(partial))
         os.replace(partial, onnx_path)
     finally:

@@ -110,7 +110,8 @@ def predict_keypoints(gray, transforms, predictor=None, refine=False, timings=No
     would be more than twice or less than half the first's size keeps its first result.
     ``flip_average``: the last look also sees each crop mirrored, in the same call, and averages
     the two less the model's mirror bias (:meth:`~.predictor.OnnxPredictor.predict`; a model
-    without one looks once). ``timings``: a dict or None; the seconds spent cropping and in the
+    without one looks once; with ``refine``, a face whose second crop is refused keeps its
+    first, single look). ``timings``: a dict or None; the seconds spent cropping and in the
     model are added to its ``"crop"`` and ``"keypoints"`` entries.
     """
     predictor = predictor or default_predictor()

@@ -16,7 +16,6 @@ look (what the photo path does; the video path looks once, for speed).
 """
 
 import json
-
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +123,7 @@ def _check_shapes(path, input_shape, output_shape):
 
 
 def _check_crops(crops):
-    crops = np.asarray(crops, dtype=np.float32)
+    crops = np.ascontiguousarray(crops, dtype=np.float32)  # a mirrored view runs too
     if crops.ndim == 3:
         crops = crops[..., None]
     if crops.ndim != 4 or crops.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):

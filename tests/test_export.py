@@ -321,16 +321,20 @@ def test_record_flip_offset_replaces_the_bias_and_keeps_the_model(real_faces, tm
 
 
 @pytest.mark.parametrize("value", ["[1, 2]", "not json", '{"x": 1}', "[" + "null, " * 29 + "1]"])
-def test_a_model_whose_mirror_bias_is_damaged_is_refused_by_name(tmp_path, value):
+def test_a_model_whose_mirror_bias_is_damaged_is_refused_by_name_and_can_be_mended(
+        real_faces, tmp_path, value):
     import onnx
 
     from facial_keypoints.errors import InputError
+    from facial_keypoints.export import record_flip_offset
     from facial_keypoints.predictor import FLIP_OFFSET_KEY
 
     model = onnx.load(SHIPPED_ONNX)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = FLIP_OFFSET_KEY, value
+    (entry,) = [e for e in model.metadata_props if e.key == FLIP_OFFSET_KEY]
+    entry.value = value
     path = tmp_path / "damaged.onnx"
     onnx.save(model, path)
     with pytest.raises(InputError, match=r"damaged\.onnx: its metadata 'flip_offset' must be"):
         OnnxPredictor(path)
+    record_flip_offset(path, real_faces[0][:16])
+    assert OnnxPredictor(path).flip_offset.shape == (15, 2)
