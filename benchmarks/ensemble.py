@@ -6,8 +6,9 @@ keypoints, on the grouped validation split and on AFW's whole path.
 Each face's keypoints are the mean of the models' keypoints, on every look the path takes (first
 pass, refined pass, second looks). Figures per row: validation RMSE and NME as
 ``evaluate --refine`` measures them, with one look and with the mirror look on the last pass
-(each model less its own mirror bias; a model that holds none looks once), and AFW's mean NME, success@0.10 and median
-ms per photo for the settings ``yunet, one look`` and ``yunet`` of ``benchmarks/afw.py``.
+(each model less its own mirror bias; a model that holds none looks once), and AFW's mean NME,
+success@0.10 and median ms per photo for the settings ``yunet, one look`` and ``yunet`` of
+``benchmarks/afw.py``.
 Models are ONNX files (their 8-bit twins for the time a photo path would take).
 """
 
@@ -21,10 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import afw  # noqa: E402
-from facial_keypoints import crops, metrics  # noqa: E402
-from facial_keypoints import data as datasets  # noqa: E402
-from facial_keypoints.evaluation import aligned_crops  # noqa: E402
-from facial_keypoints.keypoints import as_flat, to_normalised, to_pixels  # noqa: E402
+from facial_keypoints import data as datasets, metrics  # noqa: E402
+from facial_keypoints.evaluation import predict_refined  # noqa: E402
 from facial_keypoints.predictor import OnnxPredictor  # noqa: E402
 
 
@@ -45,11 +44,11 @@ def measure(predictor, val, photos):
     """One row: validation as ``evaluate --refine [--flip-average]`` (the mirror look on the last
     pass only, as photos get it), then AFW."""
     row = {}
-    aligned, transforms = aligned_crops(predictor.predict, val.images)
     for label, flip in (("one look", False), ("mirror look", True)):
-        second = to_pixels(predictor.predict(aligned, flip_average=flip))
-        back = np.stack([crops.to_photo(p, t) for p, t in zip(second, transforms)])
-        predicted = as_flat(to_normalised(back))
+        def last_look(batch, flip=flip):
+            return predictor.predict(batch, flip_average=flip)
+
+        predicted = predict_refined(predictor.predict, val.images, last_look)
         row[f"val RMSE px, {label}"] = metrics.rmse_px(val.keypoints, predicted)
         row[f"val NME, {label}"] = metrics.nme(val.keypoints, predicted)
     settings = ["yunet, one look", "yunet"]

@@ -8,9 +8,9 @@ Rows: Keras ``model.predict``, a plain ``model(x)`` call, a ``tf.function``-comp
 exported ONNX model in ONNX Runtime with 1 and 2 threads, float and 8-bit
 (:func:`facial_keypoints.export.quantize_int8`), and the 8-bit one looking at the crop and its
 mirror image in one call, as photos are seen (``predict(crop, flip_average=True)``). Times are
-per call, in milliseconds (median and 90th percentile over ``--calls`` calls after a warm-up). Weights do not change the time, so an
-untrained model measures just as well as a trained one, and the 8-bit twin is calibrated on
-random crops here: its ranges do not change the time either.
+per call, in milliseconds (median and 90th percentile over ``--calls`` calls after a warm-up).
+Weights do not change the time, so an untrained model measures just as well as a trained one,
+and the 8-bit twin is calibrated on random crops here: its ranges do not change the time either.
 """
 
 import argparse

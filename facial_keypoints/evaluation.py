@@ -46,15 +46,16 @@ def flip_offset(predict, images, batch_size=256):
     return (mirrored_back(mirrored) - plain).mean(axis=0)
 
 
-def predict_refined(predict, images, flip_average=False, offset=None, batch_size=256):
+def predict_refined(predict, images, last_look=None, batch_size=256):
     """Normalised ``(N, 30)`` keypoints of crops, predicted as the photo path does: a first pass
     on the crop as it is, then a second on the crop turned upright and framed from the first
     keypoints (:func:`~.crops.from_keypoints`), mapped back to the crop's own pixels. The way to
-    measure a model trained on aligned crops (``TrainConfig.align``). ``flip_average`` and
-    ``offset``: for the second pass, as in :func:`predict_crops`."""
+    measure a model trained on aligned crops (``TrainConfig.align``). ``last_look``: what
+    predicts the second pass, like ``predict`` (default: ``predict``; e.g. one that also sees
+    the crops mirrored, as the photo path's last look does)."""
     aligned, transforms = aligned_crops(predict, images, batch_size)
-    second = as_points(to_pixels(predict_crops(predict, aligned, flip_average, offset,
-                                               batch_size)))
+    second = as_points(to_pixels(predict_crops(last_look or predict, aligned,
+                                               batch_size=batch_size)))
     back = np.stack([crops.to_photo(p, t) for p, t in zip(second, transforms)])
     return as_flat(to_normalised(back))
 
@@ -101,8 +102,11 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
     if flip_average:  # the model's mirror bias, learned on the training side, as export does
         offset = flip_offset(predict, aligned_crops(predict, train.images)[0] if refine
                              else train.images)
-    predicted = (predict_refined(predict, rows.images, flip_average, offset) if refine
-                 else predict_crops(predict, rows.images, flip_average, offset))
+
+    def look(images):  # the last look: once, or also mirrored
+        return predict_crops(predict, images, flip_average, offset)
+
+    predicted = predict_refined(predict, rows.images, look) if refine else look(rows.images)
     result = metrics.report(rows.keypoints, predicted)
     average_face = np.broadcast_to(mean_shape(train), rows.keypoints.shape)
     result["mean_shape_rmse_px"] = metrics.rmse_px(rows.keypoints, average_face)

@@ -13,8 +13,8 @@ Only the frame's pixels under the glasses are read and written: the picture is w
 are blended in 8-bit arithmetic by OpenCV, within 2 levels of the float blend of other images (in
 ``benchmarks/pipeline.py`` the drawing stage took 0.45-0.71 ms a frame with one face and
 0.76-1.12 ms with three with NumPy's float blend, one run with the float and the 8-bit keypoint
-model; 0.20-0.40 and 0.35-0.55 ms with this one, four such runs). Glasses that reach past the frame's border are clipped; faces
-partly or wholly outside the frame, tiny or huge, are fine.
+model; 0.20-0.40 and 0.35-0.55 ms with this one, four such runs). Glasses that reach past the
+frame's border are clipped; faces partly or wholly outside the frame, tiny or huge, are fine.
 
 All positions are photo pixels, x then y, pixel centres at integers.
 """
