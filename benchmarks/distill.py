@@ -1,9 +1,25 @@
 """A training file for a model taught by several: each training face's keypoints moved halfway
-to the mean of the models' keypoints; validation faces keep their own labels.
+to the mean of the models' keypoints; validation faces keep their own labels. With ``--extra``,
+an extra training file (e.g. MTFL's, 5 of 15 keypoints) labelled wholly by the models.
 
-    python benchmarks/distill.py models/keypoints.int8.onnx runs/wide80.int8.onnx runs/residual90.int8.onnx \
+    python benchmarks/distill.py runs/heatmap90.int8.onnx runs/wide90.int8.onnx runs/residual90.int8.onnx \
         --data ../shared/data/kaggle-format/training.zip --out runs/distill/training.csv
     python -m facial_keypoints train --data runs/distill/training.csv --epochs 90 --ema 0.999 --out runs/distill90.keras
+
+    python benchmarks/distill.py runs/heatmap90.int8.onnx runs/wide90.int8.onnx runs/residual90.int8.onnx \
+        --data ../shared/data/kaggle-format-mtfl/training.zip --extra --out runs/pseudo-mtfl/training.csv
+    python -m facial_keypoints train --data runs/distill/training.csv runs/pseudo-mtfl/training.csv \
+        --init runs/distill90.keras --epochs 16 --learning-rate 5e-4 --ema 0.999 --out runs/keypoints.keras
+
+(The shipped model's whole chain, the teachers' training included: ``models/reproduce.sh``.)
+
+``--extra``: every face of the file gets all 15 of the models' keypoints, so that its own
+labels, which may define the points otherwise (MTFL's nose tip sits higher), and its missing
+ones no longer matter. A face whose own keypoints the models' disagree with by more than
+``--max-disagreement`` px (RMS over its present keypoints, after each keypoint's mean
+difference over the file: the definitions' offset) is left out: there the models are likely
+wrong. Its ``training_sources.csv`` is copied for the faces kept, so that training still
+leaves out validation people (:func:`facial_keypoints.data.without_people`).
 
 The models' keypoints are found as the photo path finds them (``evaluate --refine``: a first
 pass, then a second on the crop aligned from it), one look each. The grouped split is the same as
@@ -13,7 +29,6 @@ CSV; an existing ``--out`` is not replaced.
 """
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -34,17 +49,31 @@ def main(argv=None):
     parser.add_argument("models", nargs="+", help="ONNX keypoint models to average")
     parser.add_argument("--data", required=True, help="the training.csv/.zip to relabel")
     parser.add_argument("--out", required=True, type=Path, help="the new training .csv")
+    parser.add_argument("--extra", action="store_true",
+                        help="an extra training file: label every face wholly by the models")
+    parser.add_argument("--max-disagreement", type=float, default=3.0, metavar="PX",
+                        help="with --extra: leave out faces whose own keypoints the models' "
+                             "disagree with by more than this (default 3.0 px RMS)")
     args = parser.parse_args(argv)
     if args.out.exists():
         parser.error(f"{args.out} exists: name another --out")
 
     data = datasets.load_dataset(args.data)
-    _, val = datasets.split(data, groups=datasets.load_groups(data))
     models = [OnnxPredictor(path) for path in args.models]
     teacher = predict_refined(lambda batch: np.mean([m.predict(batch) for m in models], axis=0),
                               data.images)
-    is_val = np.isin(data.rows, val.rows)
-    labels = np.where(is_val[:, None], data.keypoints, (data.keypoints + teacher) / 2)
+    sources = datasets.sources_table(data)
+    if args.extra:
+        keep = disagreement_px(teacher, data.keypoints, data.mask) <= args.max_disagreement
+        data, labels = data.subset(keep), teacher[keep]
+        summary = (f"{keep.sum()} faces labelled by the models, {(~keep).sum()} left out "
+                   f"(disagreeing by more than {args.max_disagreement} px)")
+    else:
+        _, val = datasets.split(data, groups=datasets.load_groups(data))
+        is_val = np.isin(data.rows, val.rows)
+        labels = np.where(is_val[:, None], data.keypoints, (data.keypoints + teacher) / 2)
+        summary = (f"{len(data) - is_val.sum()} training faces relabelled, {is_val.sum()} "
+                   "validation faces as they were")
 
     frame = pd.DataFrame(to_pixels(labels), columns=COLUMNS)
     frame[IMAGE_COLUMN] = [" ".join(map(str, np.round(image[..., 0] * 255).astype(int).ravel()))
@@ -53,10 +82,23 @@ def main(argv=None):
     partial = args.out.with_name(f".{args.out.name}.partial")
     frame.to_csv(partial, index=False)
     partial.replace(args.out)
-    shutil.copy(Path(data.path).parent / "training_sources.csv", args.out.parent)
-    print(f"wrote {args.out}: {len(data) - is_val.sum()} training faces relabelled, "
-          f"{is_val.sum()} validation faces as they were")
+    if sources is not None:
+        sources.iloc[data.rows].to_csv(args.out.parent / "training_sources.csv", index=False)
+    print(f"wrote {args.out}: {summary}")
     return 0
+
+
+def disagreement_px(teacher, keypoints, mask):
+    """Per face, the RMS distance in crop pixels between the models' keypoints and the file's
+    own, over the keypoints the file has, after each keypoint's mean difference (the two
+    definitions' offset) is taken away. ``teacher``, ``keypoints``: normalised ``(N, 30)``."""
+    difference = to_pixels(teacher) - to_pixels(keypoints)
+    difference = np.where(mask, difference, 0)
+    offset = difference.sum(axis=0) / np.maximum(mask.sum(axis=0), 1)
+    difference = np.where(mask, difference - offset, 0)
+    squared = difference[:, 0::2] ** 2 + difference[:, 1::2] ** 2
+    present = mask[:, 0::2].sum(axis=1)
+    return np.sqrt(squared.sum(axis=1) / np.maximum(present, 1))
 
 
 if __name__ == "__main__":
