@@ -3,7 +3,7 @@
     python benchmarks/afw.py                       # every setting, upright photos
     python benchmarks/afw.py --turned 90 180 270 30 -30 45 -45 60 -60   # photos turned
     python benchmarks/afw.py --settings yunet --json
-    python benchmarks/afw.py --settings "yunet, one look" yunet   # what the mirror look buys
+    python benchmarks/afw.py --settings yunet "yunet, mirror look"   # what the mirror look buys
     python benchmarks/afw.py --jitter              # how far its crops are from truly aligned ones
 
 Each setting runs the package's own path on the 185 AFW photos (337 annotated faces): detection,
@@ -11,11 +11,11 @@ crops, the keypoint model (with the refinement pass), keypoints mapped back to t
 
 * ``haar``: the original's detector, Haar (1.1, 5), upright square crops of its boxes;
 * ``yunet, box crops``: YuNet's faces, but cut as upright squares around its boxes (no alignment);
-* ``yunet, one look``: as ``yunet`` below, but the last look at each face sees it once, not
-  also mirrored (``find_keypoints(..., flip_average=False)``, as video frames are seen);
 * ``yunet``: the default, :func:`facial_keypoints.find_keypoints`: YuNet at any angle, crops
-  aligned on its landmarks, each face's last look averaged with its mirror image, faces the
-  keypoint model doubts dropped.
+  aligned on its landmarks, a second look at each face cut from its first keypoints, faces the
+  keypoint model doubts dropped;
+* ``yunet, mirror look``: as ``yunet``, but the last look at each face also sees it mirrored
+  and averages the two, less the model's mirror bias (``find_keypoints(..., flip_average=True)``).
 
 A returned face belongs to an annotated face when the face's two eye centres and mouth centre lie
 inside its box (best overlap with the face's landmark box first, one face per annotation); faces
@@ -56,9 +56,9 @@ from facial_keypoints.predictor import load_predictor  # noqa: E402
 from facial_keypoints.timing import timed  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "afw-68-points"
-SETTINGS = ("haar", "yunet, box crops", "yunet, one look", "yunet")
+SETTINGS = ("haar", "yunet, box crops", "yunet", "yunet, mirror look")
 # The settings that run find_keypoints itself, and how.
-WHOLE_PATH = {"yunet, one look": dict(flip_average=False), "yunet": dict(flip_average=True)}
+WHOLE_PATH = {"yunet": dict(flip_average=False), "yunet, mirror look": dict(flip_average=True)}
 
 
 def kaggle_points(points68):

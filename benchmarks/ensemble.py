@@ -1,13 +1,13 @@
 """What averaging several keypoint models would buy: each model alone, then the mean of their
 keypoints, on the grouped validation split and on AFW's whole path.
 
-    python benchmarks/ensemble.py models/keypoints.int8.onnx runs/wide80.int8.onnx runs/residual90.int8.onnx
+    python benchmarks/ensemble.py runs/heatmap90.int8.onnx runs/wide90.int8.onnx runs/residual90.int8.onnx
 
 Each face's keypoints are the mean of the models' keypoints, on every look the path takes (first
 pass, refined pass, second looks). Figures per row: validation RMSE and NME as
 ``evaluate --refine`` measures them, with one look and with the mirror look on the last pass
 (each model less its own mirror bias; a model that holds none looks once), and AFW's mean NME,
-success@0.10 and median ms per photo for the settings ``yunet, one look`` and ``yunet`` of
+success@0.10 and median ms per photo for the settings ``yunet`` and ``yunet, mirror look`` of
 ``benchmarks/afw.py``.
 Models are ONNX files (their 8-bit twins for the time a photo path would take).
 """
@@ -51,7 +51,7 @@ def measure(predictor, val, photos):
         predicted = predict_refined(predictor.predict, val.images, last_look)
         row[f"val RMSE px, {label}"] = metrics.rmse_px(val.keypoints, predicted)
         row[f"val NME, {label}"] = metrics.nme(val.keypoints, predicted)
-    settings = ["yunet, one look", "yunet"]
+    settings = ["yunet", "yunet, mirror look"]
     errors, seconds, returned, detecting = afw.evaluate(photos, predictor, settings,
                                                         progress=False)
     for result, label in zip(afw.summarise(errors, seconds, returned, detecting),

@@ -12,6 +12,10 @@ the time taken and the parameter count.
 
 With ``--time-budget`` every candidate gets the same seconds of training (and its cosine decay
 runs over them) instead of the same number of epochs.
+
+The shipped model goes one step beyond a candidate here: three models of the default recipe teach
+a fourth (``benchmarks/distill.py``), whose whole chain is ``models/reproduce.sh``; the model
+card's "What each change bought" has the figures of each step.
 """
 
 import argparse

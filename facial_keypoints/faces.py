@@ -171,7 +171,7 @@ def _disagrees(face, keypoints):
 
 
 def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=None,
-                   flip_average=True):
+                   flip_average=False):
     """Every face in a photo and its 15 keypoints.
 
     :param image: BGR, BGRA or grey array of any size (as ``cv2.imread`` returns it).
@@ -182,8 +182,10 @@ def find_keypoints(image, predictor=None, detector=None, refine=True, min_score=
     :param refine: (default on) cut each face a second time, upright and framed from its first
         keypoints, and predict again (see :func:`predict_keypoints`).
     :param min_score: drop faces the detector scores lower (0..1; default: the detector's own).
-    :param flip_average: (default on) the last look at each face also sees it mirrored and
-        averages the two, less the model's mirror bias (a model that holds none looks once).
+    :param flip_average: the last look at each face also sees it mirrored and averages the
+        two, less the model's mirror bias (a model that holds none looks once). Off by default:
+        for the shipped model it puts more AFW faces under 0.10 but raises the mean error
+        (``models/README.md``, "The mirror look").
     :return: a list, left to right, of ``{"box": (x, y, w, h), "score": float, "angle": float,
         "keypoints": (15, 2) float32}``: box and keypoints in photo pixels, keypoints (x, y) in
         Kaggle order (:data:`~.keypoints.KEYPOINT_NAMES`), angle in degrees clockwise on screen.

@@ -44,8 +44,8 @@ class SunglassesFilter:
     ``smoothing``: One-Euro settings ``(min_cutoff, beta)`` or None for none. ``refine``: second
     keypoint pass per face (see :func:`~.faces.predict_keypoints`; off, since the tracker already
     cuts each face from its keypoints of the frame before). Each face is looked at once a
-    frame, not also mirrored as photos are (``flip_average`` there): that would double the
-    model's time per face. See :class:`~.tracking.FaceTracker` for how faces are followed.
+    frame, never also mirrored (``flip_average`` of photos): that would double the model's time
+    per face. See :class:`~.tracking.FaceTracker` for how faces are followed.
 
     After each frame, ``timings`` maps each of :data:`STAGES` to the seconds that frame spent in
     it: ``detect`` (finding and following faces), ``crop``, ``keypoints`` (the model) and

@@ -177,7 +177,7 @@ def test_keypoints_land_on_features_turned_between_the_copies(angle):
 
 
 @needs_model
-def test_the_last_look_at_each_face_also_sees_it_mirrored_in_the_same_call():
+def test_the_mirror_look_sees_each_face_mirrored_in_the_same_call_when_asked():
     from facial_keypoints.export import int8_path
     from facial_keypoints.predictor import OnnxPredictor
 
@@ -190,11 +190,11 @@ def test_the_last_look_at_each_face_also_sees_it_mirrored_in_the_same_call():
 
     spy = Spy(int8_path(SHIPPED))
     assert spy.flip_offset is not None  # the shipped twin holds its mirror bias
-    mirrored = faces.find_keypoints(hopper(), spy)
-    assert spy.calls == [(1, False), (1, True)]  # the first look once, the refined one twice
-    spy.calls.clear()
-    once = faces.find_keypoints(hopper(), spy, flip_average=False)
+    once = faces.find_keypoints(hopper(), spy)  # the default: each look sees the face once
     assert spy.calls == [(1, False), (1, False)]
+    spy.calls.clear()
+    mirrored = faces.find_keypoints(hopper(), spy, flip_average=True)
+    assert spy.calls == [(1, False), (1, True)]  # the first look once, the refined one twice
     eyes = np.array([HOPPER_LEFT_EYE, HOPPER_RIGHT_EYE], np.float64)
     assert_eyes_land(mirrored[0]["keypoints"], eyes)
     moved = np.hypot(*(mirrored[0]["keypoints"] - once[0]["keypoints"]).T)
