@@ -13,19 +13,22 @@ an extra training file (e.g. MTFL's, 5 of 15 keypoints) labelled wholly by the m
 
 (The shipped model's whole chain, the teachers' training included: ``models/reproduce.sh``.)
 
+The models' keypoints are found as the photo path finds them (``evaluate --refine``: a first
+pass, then a second on the crop aligned from it), one look each. The main file keeps the grouped
+split ``train`` makes by default (seed 42, 20% of the groups): validation still measures against
+the true labels of faces no model was trained on, as long as the new file is trained with those
+defaults (another ``--seed`` would validate on moved labels). The file's
+``training_sources.csv`` is written beside the new file (for ``--extra``, the lines of the faces
+kept, with their line in the original file as ``source_row``), so that training finds the same
+groups, and leaves out validation people from an extra file
+(:func:`facial_keypoints.data.without_people`). Writes a Kaggle-format CSV; an existing ``--out``,
+or a ``training_sources.csv`` already in its folder, is not replaced.
+
 ``--extra``: every face of the file gets all 15 of the models' keypoints, so that its own
 labels, which may define the points otherwise (MTFL's nose tip sits higher), and its missing
 ones no longer matter. A face whose own keypoints the models' disagree with by more than
-``--max-disagreement`` px (RMS over its present keypoints, after each keypoint's mean
-difference over the file: the definitions' offset) is left out: there the models are likely
-wrong. Its ``training_sources.csv`` is copied for the faces kept, so that training still
-leaves out validation people (:func:`facial_keypoints.data.without_people`).
-
-The models' keypoints are found as the photo path finds them (``evaluate --refine``: a first
-pass, then a second on the crop aligned from it), one look each. The grouped split is the same as
-the original file's (its ``training_sources.csv`` is copied beside the new file), so validation
-still measures against the true labels of faces no model was trained on. Writes a Kaggle-format
-CSV; an existing ``--out`` is not replaced.
+``--max-disagreement`` px (:func:`disagreement_px`) is left out: there the models are likely
+wrong.
 """
 
 import argparse
@@ -55,8 +58,10 @@ def main(argv=None):
                         help="with --extra: leave out faces whose own keypoints the models' "
                              "disagree with by more than this (default 3.0 px RMS)")
     args = parser.parse_args(argv)
-    if args.out.exists():
-        parser.error(f"{args.out} exists: name another --out")
+    sources_out = args.out.parent / "training_sources.csv"
+    for path in (args.out, sources_out):
+        if path.exists():
+            parser.error(f"{path} exists: name an --out in another folder")
 
     data = datasets.load_dataset(args.data)
     models = [OnnxPredictor(path) for path in args.models]
@@ -79,19 +84,32 @@ def main(argv=None):
     frame[IMAGE_COLUMN] = [" ".join(map(str, np.round(image[..., 0] * 255).astype(int).ravel()))
                            for image in data.images]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_name(f".{args.out.name}.partial")
-    frame.to_csv(partial, index=False)
-    partial.replace(args.out)
-    if sources is not None:
-        sources.iloc[data.rows].to_csv(args.out.parent / "training_sources.csv", index=False)
+    if sources is not None:  # first: a training file without its groups would split at random
+        lines = sources.iloc[data.rows].copy()
+        if args.extra:
+            lines["source_row"] = data.rows
+            lines["row"] = np.arange(len(lines))
+        write_atomic(lines, sources_out)
+    write_atomic(frame, args.out)
     print(f"wrote {args.out}: {summary}")
     return 0
 
 
+def write_atomic(frame, path):
+    """``frame`` as a CSV at ``path``, whole or not at all."""
+    partial = path.with_name(f".{path.name}.partial")
+    frame.to_csv(partial, index=False)
+    partial.replace(path)
+
+
 def disagreement_px(teacher, keypoints, mask):
     """Per face, the RMS distance in crop pixels between the models' keypoints and the file's
-    own, over the keypoints the file has, after each keypoint's mean difference (the two
-    definitions' offset) is taken away. ``teacher``, ``keypoints``: normalised ``(N, 30)``."""
+    own, over the keypoints the file has, after each keypoint's mean difference over the file
+    (the two definitions' offset) is taken away. ``teacher``, ``keypoints``: normalised
+    ``(N, 30)``; ``mask``: ``(N, 30)``, True where the file has the value. A face with none of
+    its own keypoints has nothing to disagree with: 0. (The offset is the plain mean, outliers
+    included, as for the shipped model's training file; on MTFL the largest is the nose tip's,
+    2.84 px.)"""
     difference = to_pixels(teacher) - to_pixels(keypoints)
     difference = np.where(mask, difference, 0)
     offset = difference.sum(axis=0) / np.maximum(mask.sum(axis=0), 1)

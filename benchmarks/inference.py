@@ -7,7 +7,8 @@
 Rows: Keras ``model.predict``, a plain ``model(x)`` call, a ``tf.function``-compiled call, and the
 exported ONNX model in ONNX Runtime with 1 and 2 threads, float and 8-bit
 (:func:`facial_keypoints.export.quantize_int8`), and the 8-bit one looking at the crop and its
-mirror image in one call, as photos are seen (``predict(crop, flip_average=True)``). Times are
+mirror image in one call, the mirror look photos get on request
+(``predict(crop, flip_average=True)``). Times are
 per call, in milliseconds (median and 90th percentile over ``--calls`` calls after a warm-up).
 Weights do not change the time, so an untrained model measures just as well as a trained one,
 and the 8-bit twin is calibrated on random crops here: its ranges do not change the time either.
@@ -82,8 +83,8 @@ def benchmark(model_name, calls):
 
 
 def mirror_look(path):
-    """The photo path's last look: the crop and its mirror image in one call, averaged. The
-    mirror bias is set to zero here: its value does not change the time."""
+    """The mirror look (photos, on request): the crop and its mirror image in one call,
+    averaged. The mirror bias is set to zero here: its value does not change the time."""
     predictor = OnnxPredictor(path, threads=2)
     predictor.flip_offset = np.zeros((15, 2), np.float32)
     return lambda crop: predictor.predict(crop, flip_average=True)

@@ -483,7 +483,8 @@ def build_parser():
     p.add_argument("--out", help="default: the model's path with .onnx")
     p.add_argument("--int8", action="store_true",
                    help="also write the 8-bit twin (.int8.onnx), about twice as fast a crop, "
-                        "and learn both twins' mirror bias (for --flip-average and photos)")
+                        "and learn both twins' mirror bias (for --flip-average and the mirror "
+                        "look on photos)")
     p.add_argument("--data", help="training.csv or .zip whose faces calibrate the 8-bit twin "
                                   "and teach the mirror bias (default: data/)")
     p.add_argument("--overwrite", action="store_true",

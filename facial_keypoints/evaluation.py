@@ -52,7 +52,7 @@ def predict_refined(predict, images, last_look=None, batch_size=256):
     keypoints (:func:`~.crops.from_keypoints`), mapped back to the crop's own pixels. The way to
     measure a model trained on aligned crops (``TrainConfig.align``). ``last_look``: what
     predicts the second pass, like ``predict`` (default: ``predict``; e.g. one that also sees
-    the crops mirrored, as the photo path's last look does)."""
+    the crops mirrored, as the photo path's last look does on request)."""
     aligned, transforms = aligned_crops(predict, images, batch_size)
     second = as_points(to_pixels(predict_crops(last_look or predict, aligned,
                                                batch_size=batch_size)))
@@ -89,7 +89,7 @@ def evaluate(predict, data, split="val", val_fraction=0.2, seed=42, flip_average
     with the mirrored faces' keypoints, less the model's mirror bias (:func:`flip_offset`),
     learned on the training side of the split from crops framed as the measured ones are. With
     ``refine`` that is how ``export`` learns the bias an ONNX twin holds, on the training file,
-    and what the photo path does.
+    and what the photo path does with ``flip_average=True``.
     """
     if not isinstance(data, datasets.KeypointData):
         data = datasets.load_dataset(data)

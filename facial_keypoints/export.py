@@ -16,7 +16,7 @@ takes and returns the same and runs a crop in about half the time. Its convoluti
 model's by more than :data:`INT8_TOLERANCE_PX` on average.
 
 :func:`record_flip_offset` writes into either file the model's mirror bias, learned on training
-faces, so that the photo path can average each face with its mirror image
+faces, so that the photo path can average each face with its mirror image on request
 (:meth:`~.predictor.OnnxPredictor.predict`).
 """
 

@@ -11,8 +11,9 @@ twin (``export --int8``) runs the same way in about half the time again.
 
 An ONNX model exported with its training data also knows its mirror bias (:attr:`flip_offset`,
 learned by :func:`~.export.record_flip_offset`): ``predict(crops, flip_average=True)`` then
-averages each face with its mirror image, in the same call, a little more precisely than one
-look (what the photo path does; the video path looks once, for speed).
+averages each face with its mirror image, in the same call: the mirror look, which photos get
+on request (``find_keypoints(..., flip_average=True)``; it helped the model shipped before and
+does not help the shipped one, ``models/README.md``); the video path always looks once.
 """
 
 import json

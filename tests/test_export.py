@@ -275,7 +275,7 @@ def test_the_shipped_twins_hold_the_mirror_bias_their_training_faces_teach(real_
         assert -2.5 < held[:, 0].mean() < -1.5 and abs(held[:, 1].mean()) < 0.3
 
 
-def test_the_mirror_look_removes_the_bias_and_lands_nearer_the_truth(real_faces):
+def test_taking_off_the_mirror_bias_is_what_makes_the_mirror_look_usable(real_faces):
     """On 200 validation faces, cut as the photo path cuts them, one call with the mirror look
     gives the average of the plain and the mirrored-back keypoints less the bias. Taking the
     bias off is what makes the average usable: without it the average is farther from the
