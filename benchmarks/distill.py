@@ -39,8 +39,9 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from ensemble import Average  # noqa: E402
 from facial_keypoints import data as datasets  # noqa: E402
 from facial_keypoints.evaluation import predict_refined  # noqa: E402
 from facial_keypoints.keypoints import COLUMNS, IMAGE_COLUMN, to_pixels  # noqa: E402
@@ -64,9 +65,8 @@ def main(argv=None):
             parser.error(f"{path} exists: name an --out in another folder")
 
     data = datasets.load_dataset(args.data)
-    models = [OnnxPredictor(path) for path in args.models]
-    teacher = predict_refined(lambda batch: np.mean([m.predict(batch) for m in models], axis=0),
-                              data.images)
+    teachers = Average([OnnxPredictor(path) for path in args.models])
+    teacher = predict_refined(teachers.predict, data.images)
     sources = datasets.sources_table(data)
     if args.extra:
         keep = disagreement_px(teacher, data.keypoints, data.mask) <= args.max_disagreement
@@ -98,8 +98,11 @@ def main(argv=None):
 def write_atomic(frame, path):
     """``frame`` as a CSV at ``path``, whole or not at all."""
     partial = path.with_name(f".{path.name}.partial")
-    frame.to_csv(partial, index=False)
-    partial.replace(path)
+    try:
+        frame.to_csv(partial, index=False)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def disagreement_px(teacher, keypoints, mask):

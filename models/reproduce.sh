@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make the shipped keypoint model again from the training data, step by step: three teachers,
 # their mean keypoints as labels, a student trained on them, then the student fine-tuned on the
-# MTFL faces labelled by the teachers (models/README.md, "How it was made"). About 3.6 hours of
-# training on 2 CPU cores, about 4 hours in all.
+# MTFL faces labelled by the teachers (models/README.md, "How it was made"). 3.6 hours of
+# training on 2 CPU cores, plus the labelling (about 1.5 minutes a file) and each model's export.
 #
 #     models/reproduce.sh [MAIN_TRAINING_FILE [MTFL_TRAINING_FILE]]
 #
